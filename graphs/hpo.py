@@ -1,0 +1,155 @@
+"""The HPO lab graph: consultants → supervisor → executor → analyst → researcher → next round.
+
+Wiring only: every node reads the state, calls one capability of `trainlab.lab` (or an agent
+policy) and returns only what is new. The compiled `graph` at the bottom is for LangGraph
+Studio (`langgraph.json`) and notebooks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from trainlab import lab
+from trainlab.agents.base import RoundView
+from trainlab.config import LabSettings
+from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
+from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
+
+NODES_PER_ROUND = 5  # supervisor, executor, analyst, researcher, record
+
+
+def recursion_limit(rounds: int, consult_turns: int) -> int:
+    """Enough supersteps for every round, so 100 rounds never hit LangGraph's default of 25."""
+    return rounds * (2 * consult_turns + NODES_PER_ROUND) + 10
+
+
+class HPONodes:
+    """The node functions, bound to one run's runtime."""
+
+    def __init__(self, runtime: lab.LabRuntime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+
+    def init(self, state: HPOState) -> dict[str, Any]:
+        run_dir = lab.start_run(self.settings, _path(state.get("run_dir")))
+        self.runtime.run_dir = run_dir
+        return {"run_dir": str(run_dir), "round": 1, "rounds": self.settings.rounds}
+
+    def consultant_a(self, state: HPOState) -> dict[str, Any]:
+        return self._consult(state, self.runtime.advisors.consultant_a)
+
+    def consultant_b(self, state: HPOState) -> dict[str, Any]:
+        return self._consult(state, self.runtime.advisors.consultant_b)
+
+    def _consult(self, state: HPOState, consultant: Any) -> dict[str, Any]:
+        self.runtime.display.phase(state["round"], consultant.name)
+        other = _latest_proposal(state, exclude=consultant.name)
+        proposal = consultant.propose(RoundView.from_state(state), other)
+        return {"proposals": [proposal.model_dump(mode="json")]}
+
+    def supervisor(self, state: HPOState) -> dict[str, Any]:
+        self.runtime.display.phase(state["round"], "supervisor")
+        finals = [_latest_proposal(state, author) for author in ("consultant_a", "consultant_b")]
+        proposals = [p for p in finals if p is not None]
+        final = self.runtime.advisors.supervisor.finalize(RoundView.from_state(state), proposals)
+        return {"finals": [final.model_dump(mode="json")]}
+
+    def executor(self, state: HPOState) -> dict[str, Any]:
+        self.runtime.display.phase(state["round"], "executor")
+        final = FinalConfig.model_validate(state["finals"][-1])
+        summary = lab.execute_trial(self.runtime, Path(state["run_dir"]), final)
+        return {"trials": [summary.model_dump(mode="json")]}
+
+    def analyst(self, state: HPOState) -> dict[str, Any]:
+        self.runtime.display.phase(state["round"], "analyst")
+        summary = TrialSummary.model_validate(state["trials"][-1])
+        analysis = lab.analyze_trial(self.runtime, summary, state["round"])
+        return {"analyses": [analysis.model_dump(mode="json")]}
+
+    def researcher(self, state: HPOState) -> dict[str, Any]:
+        self.runtime.display.phase(state["round"], "researcher")
+        analysis = Analysis.model_validate(state["analyses"][-1])
+        note = lab.research_remedies(self.runtime, Path(state["run_dir"]), analysis)
+        return {"research": [note.model_dump(mode="json")]}
+
+    def record(self, state: HPOState) -> dict[str, Any]:
+        finals, trials = _finished(state)
+        best = write_run_artifacts(Path(state["run_dir"]), finals, trials, self.settings.train.seed)
+        return {"best": best, "round": state["round"] + 1}
+
+    def finalize(self, state: HPOState) -> dict[str, Any]:
+        finals, trials = _finished(state)
+        write_report(Path(state["run_dir"]), trial_rows(finals, trials), state.get("best"))
+        return {}
+
+    def after_consultation(self, state: HPOState) -> str:
+        turns = sum(
+            1
+            for p in state["proposals"]
+            if p["round"] == state["round"] and p["author"] == "consultant_b"
+        )
+        return "consultant_a" if turns < self.settings.consult_turns else "supervisor"
+
+    @staticmethod
+    def after_round(state: HPOState) -> str:
+        return "consultant_a" if state["round"] <= state["rounds"] else "finalize"
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _latest_proposal(state: HPOState, author: str | None = None, exclude: str | None = None):
+    for raw in reversed(state.get("proposals", [])):
+        if raw["round"] != state["round"]:
+            return None
+        if raw["author"] != exclude and author in (None, raw["author"]):
+            return Proposal.model_validate(raw)
+    return None
+
+
+def _finished(state: HPOState) -> tuple[list[FinalConfig], list[TrialSummary]]:
+    finals = [FinalConfig.model_validate(f) for f in state["finals"]]
+    trials = [TrialSummary.model_validate(t) for t in state["trials"]]
+    return finals, trials
+
+
+def build_hpo_graph(
+    runtime: lab.LabRuntime, checkpointer: BaseCheckpointSaver | None = None
+) -> tuple[CompiledStateGraph, StateGraph]:
+    """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
+    nodes = HPONodes(runtime)
+    builder = StateGraph(HPOState)
+    for name in (
+        "init",
+        "consultant_a",
+        "consultant_b",
+        "supervisor",
+        "executor",
+        "analyst",
+        "researcher",
+        "record",
+        "finalize",
+    ):
+        builder.add_node(name, getattr(nodes, name))
+    builder.add_edge(START, "init")
+    builder.add_edge("init", "consultant_a")
+    builder.add_edge("consultant_a", "consultant_b")
+    builder.add_conditional_edges(
+        "consultant_b", nodes.after_consultation, ["consultant_a", "supervisor"]
+    )
+    builder.add_edge("supervisor", "executor")
+    builder.add_edge("executor", "analyst")
+    builder.add_edge("analyst", "researcher")
+    builder.add_edge("researcher", "record")
+    builder.add_conditional_edges("record", nodes.after_round, ["consultant_a", "finalize"])
+    builder.add_edge("finalize", END)
+    return builder.compile(checkpointer=checkpointer), builder
+
+
+graph = build_hpo_graph(lab.LabRuntime.create(LabSettings()))[0]

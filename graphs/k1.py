@@ -1,0 +1,138 @@
+"""K-1 continual-learning subgraph: prepare → train (chunks) → evaluate → … → report.
+
+State holds settings, paths and metric records only; learner state lives in checkpoint files
+on disk. With a checkpointer (thread id = run id, durability "sync") a crashed run resumes
+after its last finished chunk of steps.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from trainlab.k1 import experiment
+from trainlab.k1.report import write_report
+from trainlab.k1.settings import K1Settings
+
+Event = Callable[[str, dict[str, Any]], None]  # ("step" | "chunk" | "eval", payload)
+
+
+class K1State(TypedDict, total=False):
+    run_dir: str
+    settings: dict[str, Any]
+    data: dict[str, dict[str, str]]
+    jobs: list[dict[str, Any]]
+    job: int
+    domain: int
+    step: int
+    ckpt: str | None
+    chunks: Annotated[list[dict[str, Any]], operator.add]
+    evals: Annotated[list[dict[str, Any]], operator.add]
+    report: dict[str, str]
+
+
+def _settings(state: K1State) -> K1Settings:
+    return K1Settings.model_validate(state["settings"])
+
+
+def _ignore(_kind: str, _payload: dict[str, Any]) -> None:
+    return None
+
+
+def recursion_limit(settings: K1Settings) -> int:
+    chunks = -(-settings.steps_per_domain // settings.chunk_steps)
+    jobs = len(settings.methods) * settings.seeds
+    return 10 + jobs * len(settings.domains) * (chunks + 1)
+
+
+def build_k1_graph(
+    checkpointer: BaseCheckpointSaver | None = None, on_event: Event | None = None
+) -> tuple[CompiledStateGraph, StateGraph]:
+    """The compiled K-1 graph and its builder; `on_event` receives progress events."""
+    emit = on_event or _ignore
+
+    def prepare(state: K1State) -> dict[str, Any]:
+        settings = _settings(state)
+        data = experiment.prepare_data(settings, Path(state["run_dir"]))
+        jobs = experiment.plan_jobs(settings)
+        return {"data": data, "jobs": jobs, "job": 0, "domain": 0, "step": 0, "ckpt": None}
+
+    def train(state: K1State) -> dict[str, Any]:
+        job = state["jobs"][state["job"]]
+        where = {"job": state["job"], "domain": state["domain"]}
+        record, ckpt = experiment.train_chunk(
+            _settings(state),
+            Path(state["run_dir"]),
+            state["data"],
+            job,
+            state["domain"],
+            state["step"],
+            state["ckpt"],
+            on_step=lambda loss: emit("step", {**where, "loss": loss}),
+        )
+        emit("chunk", record)
+        return {"chunks": [record], "step": record["end"], "ckpt": ckpt}
+
+    def evaluate(state: K1State) -> dict[str, Any]:
+        settings = _settings(state)
+        job = state["jobs"][state["job"]]
+        record, ckpt = experiment.evaluate_domain(
+            settings, Path(state["run_dir"]), state["data"], job, state["domain"], state["ckpt"]
+        )
+        emit("eval", record)
+        if state["domain"] + 1 < len(settings.domains):
+            return {"evals": [record], "domain": state["domain"] + 1, "step": 0, "ckpt": ckpt}
+        return {"evals": [record], "job": state["job"] + 1, "domain": 0, "step": 0, "ckpt": None}
+
+    def report(state: K1State) -> dict[str, Any]:
+        settings = _settings(state)
+        run_dir = Path(state["run_dir"])
+        extra = {"machine": experiment.machine(), "device": settings.device}
+        extra["data"] = experiment.read_manifest(run_dir)
+        paths = write_report(
+            run_dir, settings, state["chunks"], state["evals"], state["jobs"], extra
+        )
+        experiment.drop_step_states(run_dir)
+        return {"report": paths}
+
+    def after_train(state: K1State) -> Literal["train", "evaluate"]:
+        return "train" if state["step"] < _settings(state).steps_per_domain else "evaluate"
+
+    def after_evaluate(state: K1State) -> Literal["train", "report"]:
+        return "train" if state["job"] < len(state["jobs"]) else "report"
+
+    builder = StateGraph(K1State)
+    builder.add_node("prepare", prepare)
+    builder.add_node("train", train)
+    builder.add_node("evaluate", evaluate)
+    builder.add_node("report", report)
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "train")
+    builder.add_conditional_edges("train", after_train)
+    builder.add_conditional_edges("evaluate", after_evaluate)
+    builder.add_edge("report", END)
+    return builder.compile(checkpointer=checkpointer), builder
+
+
+def initial_state(settings: K1Settings, run_dir: Path) -> K1State:
+    return {
+        "run_dir": str(run_dir),
+        "settings": settings.model_dump(mode="json"),
+        "chunks": [],
+        "evals": [],
+    }
+
+
+def run_config(run_dir: Path, settings: K1Settings) -> dict[str, Any]:
+    """Thread id = run id (the run folder's name, the timestamp)."""
+    thread = run_dir.parent.name if run_dir.name == "k1" else run_dir.name
+    return {"configurable": {"thread_id": thread}, "recursion_limit": recursion_limit(settings)}
+
+
+graph, _builder = build_k1_graph()

@@ -1,0 +1,90 @@
+"""What every agent role sees and promises: one interface for offline and LLM policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from trainlab.state import Analysis, FinalConfig, Proposal, ResearchNote, TrialSummary
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A finished round: what was decided and what training made of it."""
+
+    final: FinalConfig
+    summary: TrialSummary
+
+    @property
+    def score(self) -> float:
+        """Validation accuracy, with diverged/failed trials scoring 0."""
+        if self.summary.status != "complete":
+            return 0.0
+        return self.summary.best_val_acc or 0.0
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """The lab's history as the agents of one round see it."""
+
+    round: int
+    history: tuple[Trial, ...]
+    analysis: Analysis | None
+    research: ResearchNote | None
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> RoundView:
+        finals = [FinalConfig.model_validate(f) for f in state.get("finals", [])]
+        trials = [TrialSummary.model_validate(t) for t in state.get("trials", [])]
+        analyses = state.get("analyses") or []
+        research = state.get("research") or []
+        return cls(
+            round=state["round"],
+            history=tuple(Trial(f, t) for f, t in zip(finals, trials, strict=False)),
+            analysis=Analysis.model_validate(analyses[-1]) if analyses else None,
+            research=ResearchNote.model_validate(research[-1]) if research else None,
+        )
+
+    @property
+    def best(self) -> Trial | None:
+        return max(self.history, key=lambda t: t.score, default=None)
+
+    @property
+    def last(self) -> Trial | None:
+        return self.history[-1] if self.history else None
+
+    def tried(self) -> set[tuple]:
+        keys = {t.final.hparams.key() for t in self.history}
+        return keys | {t.summary.effective_hparams.key() for t in self.history}
+
+
+class Consultant(Protocol):
+    name: str
+
+    def propose(self, view: RoundView, other: Proposal | None) -> Proposal: ...
+
+
+class Supervisor(Protocol):
+    def finalize(self, view: RoundView, proposals: Sequence[Proposal]) -> FinalConfig: ...
+
+
+class Analyst(Protocol):
+    def analyze(
+        self, round_: int, summary: TrialSummary, rows: Sequence[Mapping[str, Any]]
+    ) -> Analysis: ...
+
+
+class Researcher(Protocol):
+    def research(self, analysis: Analysis) -> ResearchNote: ...
+
+
+@dataclass(frozen=True)
+class Advisors:
+    """The policy behind each role for one run."""
+
+    consultant_a: Consultant
+    consultant_b: Consultant
+    supervisor: Supervisor
+    analyst: Analyst
+    researcher: Researcher

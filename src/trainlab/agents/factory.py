@@ -1,0 +1,150 @@
+"""Builds the run's advisors: an LLM policy for every role with a key (wrapping the role's
+offline policy), the offline policy for the others, and the one-line mode description."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import find_dotenv, load_dotenv
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from trainlab.agents.anonymize import Anonymizer
+from trainlab.agents.base import Advisors
+from trainlab.agents.credentials import (
+    Endpoint,
+    Redactor,
+    endpoint_for,
+    gemini_native_base,
+    secret_values,
+)
+from trainlab.agents.llm import RoleLLM
+from trainlab.agents.offline import TPEConsultant, offline_advisors
+from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
+from trainlab.agents.transcripts import TranscriptSink
+from trainlab.config import ROLES, LabSettings
+from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
+
+OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
+DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_MAX_RETRIES = 3
+
+
+def chat_model(model: str, endpoint: Endpoint, env: Mapping[str, str]) -> ChatOpenAI:
+    """One role's client: timeout and retries with backoff on 429/5xx (openai's own)."""
+    return ChatOpenAI(
+        model=model,
+        api_key=SecretStr(endpoint.key),
+        base_url=endpoint.base_url,
+        timeout=float(env.get("TRAINLAB_LLM_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        max_retries=int(env.get("TRAINLAB_LLM_MAX_RETRIES", DEFAULT_MAX_RETRIES)),
+    )
+
+
+def search_provider(
+    settings: LabSettings, endpoint: Endpoint, env: Mapping[str, str]
+) -> tuple[SearchProvider | None, str]:
+    """The researcher's web search (None: the knowledge base) and how to describe it."""
+    if settings.search_provider == "gemini":
+        if env.get("GEMINI_USE_GOOGLE_SEARCH", "true").strip().lower() in {"0", "false", "no"}:
+            return None, "knowledge base (GEMINI_USE_GOOGLE_SEARCH is off)"
+        if not (endpoint.is_gemini and endpoint.base_url):
+            return None, "knowledge base (Google Search grounding needs a Gemini key)"
+        model = settings.models["researcher"]
+        base = gemini_native_base(endpoint.base_url)
+        return GeminiGroundedSearch(base, endpoint.key, model), "Gemini Google Search grounding"
+    if settings.search_provider == "cse":
+        key, cx = env.get("GOOGLE_CSE_API_KEY", ""), env.get("GOOGLE_CSE_ID", "")
+        if not (key and cx):
+            return None, "knowledge base (GOOGLE_CSE_API_KEY and GOOGLE_CSE_ID are not both set)"
+        return CSESearch(key, cx), "Google Programmable Search (CSE)"
+    return None, "knowledge base (--search-provider offline)"
+
+
+def build_advisors(
+    settings: LabSettings,
+    run_dir_provider: Callable[[], Path | None],
+    env: Mapping[str, str] | None = None,
+) -> tuple[Advisors, str]:
+    """The advisors of a run and the line that says which policies serve it.
+
+    `env` defaults to the process environment after reading `.env` (cwd or a parent); keys are
+    read here, handed to the clients and never stored in settings, state or records.
+    """
+    if env is None:
+        load_dotenv(find_dotenv(usecwd=True))
+        env = os.environ
+    offline = offline_advisors(settings.train.seed)
+    if settings.offline:
+        return offline, f"{OFFLINE}; --offline given."
+    endpoints = {role: ep for role in ROLES if (ep := endpoint_for(role, env))}
+    if not endpoints:
+        return offline, f"{OFFLINE}; no API key set (GEMINI_API_KEY, see docs/LLM.md)."
+    llms = role_models(settings, endpoints, env, run_dir_provider)
+    provider, research = None, "knowledge base (researcher offline)"
+    if "researcher" in llms:
+        provider, research = search_provider(settings, endpoints["researcher"], env)
+    advisors = llm_advisors(settings.train.seed, llms, provider, offline)
+    return advisors, mode_line(settings, endpoints, research)
+
+
+def role_models(
+    settings: LabSettings,
+    endpoints: Mapping[str, Endpoint],
+    env: Mapping[str, str],
+    run_dir_provider: Callable[[], Path | None],
+) -> dict[str, RoleLLM]:
+    """One client per role with a key, sharing the sanitizer, redactor and transcript sink."""
+    redact = Redactor(secret_values(env))
+    sink = TranscriptSink(run_dir_provider, redact)
+    sanitize = Anonymizer(settings.anonymize, [settings.data.dataset])
+    return {
+        role: RoleLLM(role, settings.models[role], chat_model(settings.models[role], ep, env),
+                      sanitize, redact, sink)
+        for role, ep in endpoints.items()
+    }  # fmt: skip
+
+
+def llm_advisors(
+    seed: int, llms: Mapping[str, RoleLLM], provider: SearchProvider | None, offline: Advisors
+) -> Advisors:
+    """LLM policies where a role has a model, each wrapping its offline policy."""
+    sampler = TPEConsultant(seed)
+
+    def pick(role: str, make: Callable[[RoleLLM], Any], fallback: Any) -> Any:
+        return make(llms[role]) if role in llms else fallback
+
+    return Advisors(
+        consultant_a=pick(
+            "gen_a", lambda m: LLMConsultant("consultant_a", m, offline.consultant_a, sampler),
+            offline.consultant_a,
+        ),
+        consultant_b=pick(
+            "gen_b", lambda m: LLMConsultant("consultant_b", m, offline.consultant_b, sampler),
+            offline.consultant_b,
+        ),
+        supervisor=pick(
+            "supervisor", lambda m: LLMSupervisor(m, offline.supervisor, sampler),
+            offline.supervisor,
+        ),
+        analyst=pick("exec", lambda m: LLMAnalyst(m, offline.analyst), offline.analyst),
+        researcher=LLMResearcher(llms["researcher"], offline.researcher, provider)
+        if provider
+        else offline.researcher,
+    )  # fmt: skip
+
+
+def mode_line(settings: LabSettings, endpoints: Mapping[str, Endpoint], research: str) -> str:
+    models = ", ".join(f"{r}={settings.models[r]}" for r in ROLES if r in endpoints)
+    offline = [r for r in ROLES if r not in endpoints]
+    urls = sorted({ep.base_url or "OpenAI API" for ep in endpoints.values()})
+    keys = sorted({ep.key_var for ep in endpoints.values()})
+    anonymized = "anonymized" if settings.anonymize else "NOT anonymized"
+    return (
+        f"Agents: LLM {models} via {', '.join(urls)} (keys: {', '.join(keys)})"
+        + (f"; offline policies for {', '.join(offline)}" if offline else "")
+        + f"; research: {research}; prompts {anonymized}."
+    )

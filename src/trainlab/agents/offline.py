@@ -1,0 +1,271 @@
+"""Offline policies: real, deterministic-given-seed agents that need no key and no network."""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+
+from trainlab import space
+from trainlab.agents.base import Advisors, RoundView, Trial
+from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
+from trainlab.research.knowledge import remedies_for
+from trainlab.space import HParams
+from trainlab.state import Analysis, FinalConfig, Proposal, ResearchNote, TrialSummary
+
+# A well-known good start for a small residual CNN: SGD + Nesterov at lr 0.05 with batch 128
+# and weight decay 5e-4 (He et al. 2016 recipe, scaled), label smoothing 0.1 (Müller 2019).
+LITERATURE_PRIOR = HParams(
+    optimizer="sgd",
+    learning_rate=0.05,
+    train_batch_size=128,
+    weight_decay=5e-4,
+    label_smoothing=0.1,
+)
+PRIOR_REFERENCE = "He et al. 2016 (ResNet training recipe); Müller et al. 2019 (label smoothing)"
+CLOSE_TO_BEST = 0.02
+MAX_DEDUP_TRIES = 20
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def round_rng(seed: int, round_: int, salt: str) -> random.Random:
+    """A generator that depends only on the seed, the round and the caller."""
+    return random.Random(f"{seed}:{round_}:{salt}")
+
+
+def perturb(hparams: HParams, rng: random.Random) -> HParams:
+    """A small random local step in one coordinate (log-scale for rates)."""
+    values: dict[str, Any] = hparams.model_dump()
+    name = rng.choice(["learning_rate", "weight_decay", "label_smoothing", "train_batch_size"])
+    if name in space.LOG_SCALE:
+        values[name] *= math.exp(rng.gauss(0.0, 0.6))
+    elif name == "label_smoothing":
+        values[name] += rng.choice([-0.05, 0.05])
+    else:
+        values[name] *= rng.choice([0.5, 2.0])
+    return space.coerce(values)[0]
+
+
+def fresh(hparams: HParams, view: RoundView, rng: random.Random) -> tuple[HParams, bool]:
+    """Perturb until the configuration has not been trained before; (result, was_changed)."""
+    tried = view.tried()
+    candidate = hparams
+    for _ in range(MAX_DEDUP_TRIES):
+        if candidate.key() not in tried:
+            return candidate, candidate != hparams
+        candidate = perturb(candidate, rng)
+    return candidate, True
+
+
+def _compare(mine: HParams, other: Proposal | None) -> str:
+    if other is None:
+        return ""
+    diffs = [
+        f"{name} {getattr(other.hparams, name)} → {getattr(mine, name)}"
+        for name in space.FIELDS
+        if getattr(other.hparams, name) != getattr(mine, name)
+    ]
+    if not diffs:
+        return f" I agree with {other.author}."
+    return f" Versus {other.author}: " + ", ".join(diffs) + "."
+
+
+class TPEConsultant:
+    """Consultant A: Optuna's multivariate TPE fed with every finished trial (ask/tell)."""
+
+    def __init__(self, seed: int, name: str = "consultant_a", startup_trials: int = 3) -> None:
+        self.name, self.seed, self.startup_trials = name, seed, startup_trials
+
+    def suggest(self, view: RoundView) -> HParams:
+        study = self._study(view)
+        tried = view.tried()
+        for _ in range(MAX_DEDUP_TRIES):
+            params = study.ask(space.optuna_distributions()).params
+            hparams = HParams(**params)
+            if hparams.key() not in tried:
+                return hparams
+        return hparams
+
+    def propose(self, view: RoundView, other: Proposal | None) -> Proposal:
+        hparams = self.suggest(view)
+        phase = "exploring" if len(view.history) < self.startup_trials else "modelling"
+        text = (
+            f"TPE ({phase}, {len(view.history)} finished trials) suggests {hparams.brief()}."
+            + _compare(hparams, other)
+        )
+        return Proposal(
+            round=view.round, author=self.name, hparams=hparams, rationale=text,
+            policy="offline:tpe",
+        )  # fmt: skip
+
+    def _study(self, view: RoundView) -> optuna.Study:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=self.seed * 1009 + view.round,
+                n_startup_trials=self.startup_trials,
+                multivariate=True,
+                group=True,
+            )
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        for trial in view.history:
+            study.add_trial(_frozen_trial(trial))
+        return study
+
+
+def _frozen_trial(trial: Trial) -> optuna.trial.FrozenTrial:
+    failed = trial.summary.status == "failed"
+    return optuna.trial.create_trial(
+        params=trial.summary.effective_hparams.model_dump(),
+        distributions=space.optuna_distributions(),
+        value=None if failed else trial.score,
+        state=optuna.trial.TrialState.FAIL if failed else optuna.trial.TrialState.COMPLETE,
+    )
+
+
+class ExpertConsultant:
+    """Consultant B: a literature prior, then the researcher's remedies applied to recent work."""
+
+    def __init__(self, seed: int, name: str = "consultant_b") -> None:
+        self.name, self.seed = name, seed
+
+    def propose(self, view: RoundView, other: Proposal | None) -> Proposal:
+        hparams, reason, warnings_ = self._decide(view)
+        rng = round_rng(self.seed, view.round, self.name)
+        hparams, changed = fresh(hparams, view, rng)
+        if changed:
+            reason += " That configuration was already trained, so I take a small step from it."
+        return Proposal(
+            round=view.round,
+            author=self.name,
+            hparams=hparams,
+            rationale=reason + _compare(hparams, other),
+            policy="offline:expert",
+            warnings=warnings_,
+        )
+
+    def _decide(self, view: RoundView) -> tuple[HParams, str, list[str]]:
+        best, last = view.best, view.last
+        if best is None or last is None:
+            return LITERATURE_PRIOR, f"Start from a literature prior ({PRIOR_REFERENCE}).", []
+        remedies = view.research.remedies if view.research else []
+        if remedies and last.score >= best.score - CLOSE_TO_BEST:
+            return self._apply(last.summary.effective_hparams, remedies)
+        step = perturb(best.summary.effective_hparams, round_rng(self.seed, view.round, "best"))
+        return step, f"Refine the best so far ({best.score:.4f}) with a local step.", []
+
+    @staticmethod
+    def _apply(base: HParams, remedies: Sequence) -> tuple[HParams, str, list[str]]:
+        hparams, notes = base, []
+        for remedy in remedies:
+            hparams, warnings_ = space.apply_changes(hparams, remedy.changes)
+            notes.extend(warnings_)
+        actions = "; ".join(f"{r.action} ({r.flag}; {r.reference})" for r in remedies)
+        return hparams, f"Apply the remedies to the last run: {actions}.", notes
+
+
+class TrackRecordSupervisor:
+    """Picks the proposal of the consultant whose past picks most often set a new best.
+
+    Each consultant's success rate is (new bests + 1) / (picks + 2); ties go to the less-picked
+    one (so both get tried). An already-trained configuration is never re-run.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def finalize(self, view: RoundView, proposals: Sequence[Proposal]) -> FinalConfig:
+        if not proposals:
+            raise ValueError("the supervisor needs at least one proposal")
+        records = _track_records(view.history)
+        ranked = sorted(proposals, key=lambda p: self._rank(p, records, view))
+        tried = view.tried()
+        choice = next((p for p in ranked if p.hparams.key() not in tried), ranked[0])
+        hparams, changed = fresh(choice.hparams, view, round_rng(self.seed, view.round, "sup"))
+        justification = self._justify(choice, records, changed)
+        return FinalConfig(
+            round=view.round,
+            hparams=hparams,
+            source=choice.author,
+            justification=justification,
+            policy="offline:track-record",
+            warnings=choice.warnings,
+        )
+
+    @staticmethod
+    def _rank(p: Proposal, records: Mapping[str, tuple[int, int]], view: RoundView) -> tuple:
+        wins, picks = records.get(p.author, (0, 0))
+        prefer_prior = view.round == 1 and p.policy == "offline:expert"
+        return (not prefer_prior, -(wins + 1) / (picks + 2), picks, p.author)
+
+    @staticmethod
+    def _justify(choice: Proposal, records: Mapping[str, tuple[int, int]], changed: bool) -> str:
+        stats = ", ".join(
+            f"{a}: {w} new bests in {p} picks" for a, (w, p) in sorted(records.items())
+        )
+        text = f"Chose {choice.author}'s proposal {choice.hparams.brief()}"
+        text += f" (track record — {stats})." if stats else " (first round: literature prior)."
+        if changed:
+            text += " Both proposals were already trained; took a small step from the choice."
+        return text + f" Its reasoning: {choice.rationale}"
+
+
+def _track_records(history: Sequence[Trial]) -> dict[str, tuple[int, int]]:
+    """author → (picks that set a new best, picks)."""
+    records: dict[str, tuple[int, int]] = {}
+    best = -1.0
+    for trial in history:
+        wins, picks = records.get(trial.final.source, (0, 0))
+        improved = trial.score > best
+        best = max(best, trial.score)
+        records[trial.final.source] = (wins + improved, picks + 1)
+    return records
+
+
+class HeuristicAnalyst:
+    """Curve heuristics → flags, trend features and search keywords."""
+
+    def analyze(
+        self, round_: int, summary: TrialSummary, rows: Sequence[Mapping[str, Any]]
+    ) -> Analysis:
+        flags, features = diagnose(summary, rows)
+        summary_text = f"Trial {summary.status} after {summary.epochs_run} epochs; " + (
+            f"flags: {', '.join(flags)}."
+        )
+        return Analysis(
+            round=round_,
+            flags=flags,
+            features=features,
+            keywords=[FLAG_KEYWORDS[f] for f in flags],
+            summary=summary_text,
+            policy="offline:heuristics",
+        )
+
+
+class KnowledgeBaseResearcher:
+    """Looks the analyst's flags up in the local knowledge base of remedies."""
+
+    def research(self, analysis: Analysis) -> ResearchNote:
+        remedies = remedies_for(analysis.flags)
+        return ResearchNote(
+            round=analysis.round,
+            query="; ".join(analysis.keywords),
+            remedies=remedies,
+            sources=sorted({r.reference for r in remedies}),
+            policy="offline:knowledge-base",
+        )
+
+
+def offline_advisors(seed: int) -> Advisors:
+    return Advisors(
+        consultant_a=TPEConsultant(seed),
+        consultant_b=ExpertConsultant(seed),
+        supervisor=TrackRecordSupervisor(seed),
+        analyst=HeuristicAnalyst(),
+        researcher=KnowledgeBaseResearcher(),
+    )

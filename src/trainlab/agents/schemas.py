@@ -1,0 +1,60 @@
+"""What each LLM role must answer: pydantic schemas for structured output.
+
+Numbers are plain floats/ints here (not `space.HParams`): out-of-range values must reach
+`space.coerce`, which clamps them with a recorded warning instead of rejecting the answer.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from trainlab import space
+
+
+class HParamsOut(BaseModel):
+    """A point of the search space as the model writes it."""
+
+    optimizer: str = Field(description=f"one of {', '.join(space.OPTIMIZERS)}")
+    learning_rate: float
+    train_batch_size: int = Field(description=f"one of {list(space.BATCH_SIZES)}")
+    weight_decay: float
+    label_smoothing: float
+
+
+class ProposalOut(HParamsOut):
+    """A consultant's turn: a configuration and the message to the other consultant."""
+
+    message: str = Field(description="your reasoning and reply to the other consultant")
+
+
+class FinalOut(HParamsOut):
+    """The supervisor's decision."""
+
+    source: str = Field(description="consultant_a, consultant_b or supervisor (your own mix)")
+    justification: str
+
+
+class AnalysisOut(BaseModel):
+    """The analyst's reading of the learning curves."""
+
+    reading: str = Field(description="what the curves show, in a few sentences")
+    flags: list[str] = Field(description="diagnoses from the allowed flag list")
+    keywords: list[str] = Field(description="short web-search phrases for remedies")
+
+
+class ChangeOut(BaseModel):
+    param: str = Field(description="a hyperparameter of the search space")
+    edit: str = Field(description='"*0.3" multiplies, "+0.05" adds, "=sgd" or "=0.01" sets')
+
+
+class RemedyOut(BaseModel):
+    flag: str
+    action: str
+    changes: list[ChangeOut]
+    source: int = Field(description="number of the search result this advice comes from")
+
+
+class RemediesOut(BaseModel):
+    """The researcher's remedies, each backed by one of the numbered search results."""
+
+    remedies: list[RemedyOut]

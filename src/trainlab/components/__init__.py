@@ -1,0 +1,1 @@
+"""Optimizers, losses and architectures beyond the defaults, named in `registry.REGISTRY`."""

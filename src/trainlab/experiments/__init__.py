@@ -1,0 +1,6 @@
+"""Measure a component against its baseline over paired seeds, through the trainer."""
+
+from trainlab.experiments.config import ArmSpec, ExperimentConfig
+from trainlab.experiments.runner import ExperimentResult, ExperimentRunner
+
+__all__ = ["ArmSpec", "ExperimentConfig", "ExperimentResult", "ExperimentRunner"]

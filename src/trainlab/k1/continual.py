@@ -1,0 +1,276 @@
+"""One learner of the continual experiment: a model, its updater and its method's extras.
+
+Methods (all with the same model init, batches, optimizer and step budget per seed):
+  k1      top-K sparse group updates (sparse.py)
+  dense   every group every step
+  ewc     dense + online EWC penalty (Kirkpatrick et al. 2017; Fisher summed over domains)
+  replay  dense + a small buffer of windows from earlier domains mixed into each batch
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.k1.data import random_windows
+from trainlab.k1.model import ModelConfig, ModularLM
+from trainlab.k1.sparse import SparseConfig, SparseUpdater
+from trainlab.runstore import atomic_write_bytes
+
+METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")
+BASELINES: tuple[str, ...] = METHODS[1:]
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sparse: SparseConfig = field(default_factory=SparseConfig)
+    batch_size: int = 16
+    ewc_lambda: float = 1000.0
+    ewc_batches: int = 8
+    replay_per_domain: int = 64
+    replay_mix: float = 0.25
+    amp: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bf16 where the GPU supports it, else fp16 (with a GradScaler); None on CPU/disabled."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class EWC:
+    """Online EWC: penalty lambda/2 * sum F (theta - theta*)^2, anchored at the last domain."""
+
+    def __init__(self, lam: float) -> None:
+        self.lam = lam
+        self.fisher: dict[str, torch.Tensor] = {}
+        self.anchor: dict[str, torch.Tensor] = {}
+
+    def penalty(self, model: ModularLM) -> torch.Tensor | None:
+        if not self.fisher:
+            return None
+        terms = [
+            (self.fisher[n] * (p - self.anchor[n]).pow(2)).sum()
+            for n, p in model.named_parameters()
+        ]
+        return 0.5 * self.lam * torch.stack(terms).sum()
+
+    def consolidate(self, model: ModularLM, batches: list[torch.Tensor]) -> None:
+        """Add this domain's empirical (batch-gradient) diagonal Fisher; re-anchor."""
+        model.train()
+        model.requires_grad_(True)
+        for batch in batches:
+            model.zero_grad(set_to_none=True)
+            model.loss(batch).backward()
+            for n, p in model.named_parameters():
+                sq = p.grad.detach().pow(2) / len(batches)
+                self.fisher[n] = self.fisher[n] + sq if n in self.fisher else sq
+        model.zero_grad(set_to_none=True)
+        self.anchor = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fisher": self.fisher, "anchor": self.anchor}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.fisher, self.anchor = state["fisher"], state["anchor"]
+
+
+class Replay:
+    """A small buffer of training windows from finished domains."""
+
+    def __init__(self, per_domain: int, mix: float) -> None:
+        self.per_domain = per_domain
+        self.mix = mix
+        self.windows: torch.Tensor | None = None
+
+    def add(self, tokens: torch.Tensor, length: int, generator: torch.Generator) -> None:
+        new = random_windows(tokens, self.per_domain, length, generator)
+        self.windows = new if self.windows is None else torch.cat([self.windows, new])
+
+    def mix_into(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        count = int(round(self.mix * len(batch)))
+        if self.windows is None or count == 0:
+            return batch
+        picks = torch.randint(0, len(self.windows), (count,), generator=generator)
+        return torch.cat([self.windows[picks].to(batch.device), batch[count:]])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"windows": self.windows}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.windows = state["windows"]
+
+
+@dataclass
+class ChunkStats:
+    losses: list[float] = field(default_factory=list)
+    updates: dict[str, int] = field(default_factory=dict)
+    updated_params: int = 0
+    seconds: float = 0.0
+    peak_memory_mb: float | None = None
+    oom_events: list[dict[str, int]] = field(default_factory=list)
+
+
+class Learner:
+    """Model + updater + method extras; everything needed to resume lives in `save`."""
+
+    def __init__(self, method: str, cfg: LearnerConfig, seed: int, device: torch.device) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        self.method, self.cfg, self.device = method, cfg, device
+        torch.manual_seed(seed)
+        self.model = ModularLM(cfg.model).to(device)
+        fraction = cfg.sparse.update_fraction if method == "k1" else 1.0
+        sparse_cfg = SparseConfig(**{**cfg.sparse.__dict__, "update_fraction": fraction})
+        self.updater = SparseUpdater(dict(self.model.groups.items()), sparse_cfg)
+        self.ewc = EWC(cfg.ewc_lambda) if method == "ewc" else None
+        self.replay = Replay(cfg.replay_per_domain, cfg.replay_mix) if method == "replay" else None
+        self.generator = torch.Generator().manual_seed(seed)
+        self.batch_size = cfg.batch_size
+        self.dtype = amp_dtype(device, cfg.amp)
+        fp16 = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+
+    @property
+    def window(self) -> int:
+        return self.cfg.model.seq_len + 1
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def _batch(self, tokens: torch.Tensor) -> torch.Tensor:
+        batch = random_windows(tokens, self.batch_size, self.window, self.generator)
+        if self.replay is not None:
+            batch = self.replay.mix_into(batch, self.generator)
+        return batch.to(self.device, non_blocking=True)
+
+    def _step(self, tokens: torch.Tensor) -> tuple[float, list[str]]:
+        self.model.train()
+        self.updater.begin_step()
+        batch = self._batch(tokens)
+        with self.autocast():
+            loss = self.model.loss(batch)
+        task_loss = float(loss.detach())
+        penalty = self.ewc.penalty(self.model) if self.ewc is not None else None
+        total = loss if penalty is None else loss + penalty
+        self.scaler.scale(total).backward()
+        return task_loss, self.updater.step(task_loss, self.scaler)
+
+    def _step_with_oom_retry(self, tokens: torch.Tensor, stats: ChunkStats) -> float:
+        """A CUDA OOM halves the batch (recorded) and retries the step; at batch 1 it raises."""
+        while True:
+            try:
+                loss, updated = self._step(tokens)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                for opt in self.updater.optims.values():
+                    opt.zero_grad(set_to_none=True)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                stats.oom_events.append({"step": self.updater.steps, "from": self.batch_size})
+                self.batch_size //= 2
+        for name in updated:
+            stats.updates[name] = stats.updates.get(name, 0) + 1
+        stats.updated_params += self.updater.updated_param_count()
+        return loss
+
+    def train(
+        self, tokens: torch.Tensor, steps: int, on_step: Callable[[float], None] | None = None
+    ) -> ChunkStats:
+        stats = ChunkStats(updates=dict.fromkeys(self.updater.names, 0))
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            stats.losses.append(self._step_with_oom_retry(tokens, stats))
+            if on_step is not None:
+                on_step(stats.losses[-1])
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            stats.peak_memory_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        stats.seconds = time.perf_counter() - start
+        return stats
+
+    @torch.no_grad()
+    def evaluate(self, windows: torch.Tensor, batch_size: int = 32) -> float:
+        """Mean next-token loss (nats per byte) over fixed validation windows."""
+        self.model.eval()
+        total = 0.0
+        for chunk in windows.split(batch_size):
+            with self.autocast():
+                total += float(self.model.loss(chunk.to(self.device))) * len(chunk)
+        return total / len(windows)
+
+    def end_domain(self, tokens: torch.Tensor) -> None:
+        """Consolidate what the finished domain taught (EWC Fisher, replay samples)."""
+        if self.ewc is not None:
+            batches = [
+                random_windows(tokens, self.batch_size, self.window, self.generator).to(self.device)
+                for _ in range(self.cfg.ewc_batches)
+            ]
+            self.ewc.consolidate(self.model, batches)
+        if self.replay is not None:
+            self.replay.add(tokens, self.window, self.generator)
+
+    def save(self, path: Path) -> None:
+        state = {
+            "method": self.method,
+            "model_config": self.cfg.model.to_dict(),
+            "model": self.model.state_dict(),
+            "updater": self.updater.state_dict(),
+            "ewc": self.ewc.state_dict() if self.ewc else None,
+            "replay": self.replay.state_dict() if self.replay else None,
+            "generator": self.generator.get_state(),
+            "batch_size": self.batch_size,
+            "scaler": self.scaler.state_dict(),
+        }
+        save_torch(path, state)
+
+    def load(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.updater.load_state_dict(state["updater"])
+        if self.ewc is not None:
+            self.ewc.load_state_dict(state["ewc"])
+        if self.replay is not None:
+            self.replay.load_state_dict(state["replay"])
+        self.generator.set_state(state["generator"])
+        self.batch_size = state["batch_size"]
+        self.scaler.load_state_dict(state["scaler"])
+
+
+def save_torch(path: Path, obj: Any) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_model(path: Path, model: ModularLM) -> None:
+    """Weights and config only: what `k1 generate` needs."""
+    save_torch(path, {"model_config": model.cfg.to_dict(), "model": model.state_dict()})
+
+
+def load_model(path: Path, device: torch.device) -> ModularLM:
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = ModularLM(ModelConfig(**state["model_config"])).to(device)
+    model.load_state_dict(state["model"])
+    return model

@@ -1,0 +1,89 @@
+"""K-1 run settings: one typed object, written to the run folder and read back on resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trainlab.k1.continual import BASELINES, LearnerConfig
+from trainlab.k1.data import DOMAINS
+from trainlab.k1.model import ModelConfig
+from trainlab.k1.sparse import SparseConfig
+
+
+class K1Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    domains: tuple[str, ...] = DOMAINS
+    source: Literal["embedded", "hf"] = "embedded"
+    steps_per_domain: int = Field(200, ge=1)
+    chunk_steps: int = Field(50, ge=1)
+    update_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    refresh_every: int = Field(10, ge=1)
+    baselines: tuple[str, ...] = BASELINES
+    seeds: int = Field(3, ge=1)
+    first_seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(2e-3, gt=0.0)
+    d_model: int = Field(128, ge=8)
+    n_layers: int = Field(4, ge=1)
+    n_heads: int = Field(4, ge=1)
+    seq_len: int = Field(128, ge=8)
+    max_train_bytes: int = Field(400_000, ge=1_000)
+    max_val_bytes: int = Field(32_000, ge=1_000)
+    eval_windows: int = Field(48, ge=1)
+    ewc_lambda: float = Field(1000.0, ge=0.0)
+    replay_per_domain: int = Field(64, ge=1)
+    replay_mix: float = Field(0.25, ge=0.0, le=1.0)
+    output_dir: Path = Path("runs")
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [d for d in value if d not in DOMAINS]
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(
+                f"domains must be distinct names from {', '.join(DOMAINS)}; got {','.join(value)}"
+            )
+        return value
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [b for b in value if b not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
+        return value
+
+    @property
+    def methods(self) -> list[str]:
+        return ["k1", *self.baselines]
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+    def learner_config(self) -> LearnerConfig:
+        model = ModelConfig(
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_ff=4 * self.d_model,
+            seq_len=self.seq_len,
+        )
+        sparse = SparseConfig(
+            update_fraction=self.update_fraction, refresh_every=self.refresh_every, lr=self.lr
+        )
+        return LearnerConfig(
+            model=model,
+            sparse=sparse,
+            batch_size=self.batch_size,
+            ewc_lambda=self.ewc_lambda,
+            replay_per_domain=self.replay_per_domain,
+            replay_mix=self.replay_mix,
+            amp=self.amp,
+        )

@@ -1,0 +1,87 @@
+"""Terminal output: the lab's live progress display and its final table of trials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trainlab.state import TrialSummary
+
+
+class RichLabDisplay:
+    """Two live bars: rounds (with the phase and best so far) and the epochs of the trial."""
+
+    def __init__(self, console: Console, rounds: int, best: float | None = None) -> None:
+        self.rounds, self.best = rounds, best
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.round_task = self.progress.add_task("rounds", total=rounds, info=self._best_text())
+        self.epoch_task = self.progress.add_task("epochs", total=None, info="")
+
+    def __enter__(self) -> RichLabDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _best_text(self) -> str:
+        return "best —" if self.best is None else f"best {self.best:.4f}"
+
+    def phase(self, round_: int, name: str) -> None:
+        self.progress.update(
+            self.round_task,
+            description=f"round {round_}/{self.rounds} · {name:<12}",
+            completed=round_ - 1,
+        )
+
+    def epoch(self, row: Mapping[str, Any]) -> None:
+        self.progress.update(
+            self.epoch_task,
+            completed=row["epoch"],
+            total=row.get("epochs"),
+            info=f"loss {row['train_loss']:.3f} · val acc {row['val_acc']:.4f} · "
+            f"{row['images_per_sec']:.0f} img/s",
+        )
+
+    def trial_done(self, summary: TrialSummary) -> None:
+        if summary.status == "complete" and summary.best_val_acc is not None:
+            self.best = max(self.best or 0.0, summary.best_val_acc)
+        self.progress.update(self.round_task, advance=1, info=self._best_text())
+        self.progress.reset(self.epoch_task, total=None, info=f"last trial: {summary.status}")
+
+
+def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
+    """The final table of trials, the best one marked with a star."""
+    table = Table(title="Trials")
+    for column in ("", "round", "opt", "lr", "batch", "wd", "ls", "status", "val", "test", "s"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            "★" if row["round"] == best_round else "",
+            str(row["round"]),
+            row["optimizer"],
+            f"{row['learning_rate']:.3g}",
+            str(row["train_batch_size"]),
+            f"{row['weight_decay']:.3g}",
+            f"{row['label_smoothing']:.3g}",
+            row["status"] + (" (oom)" if row["oom_adjusted"] else ""),
+            _fmt(row["best_val_acc"]),
+            _fmt(row["test_acc"]),
+            f"{row['seconds']:.0f}",
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"

@@ -1,0 +1,133 @@
+"""Run-level artifacts of the HPO lab: trials table, best configuration, progress plot, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from trainlab import space
+from trainlab.runstore import atomic_write_bytes, write_json
+from trainlab.state import FinalConfig, TrialSummary
+
+TABLE_COLUMNS = (
+    "round",
+    *space.FIELDS,
+    "status",
+    "best_val_acc",
+    "test_acc",
+    "oom_adjusted",
+    "seconds",
+    "source",
+    "policy",
+)
+
+
+def trial_rows(finals: Sequence[FinalConfig], trials: Sequence[TrialSummary]) -> list[dict]:
+    """One flat row per finished trial (effective hyperparameters: after any OOM step-down)."""
+    return [
+        {
+            "round": final.round,
+            **trial.effective_hparams.model_dump(),
+            "status": trial.status,
+            "best_val_acc": trial.best_val_acc,
+            "test_acc": trial.test_acc,
+            "oom_adjusted": trial.oom_adjusted,
+            "seconds": round(trial.seconds, 2),
+            "source": final.source,
+            "policy": final.policy,
+        }
+        for final, trial in zip(finals, trials, strict=False)
+    ]
+
+
+def best_index(trials: Sequence[TrialSummary]) -> int | None:
+    """The completed trial with the highest validation accuracy (first one on ties)."""
+    scored = [(t.best_val_acc or 0.0, -i) for i, t in enumerate(trials) if t.status == "complete"]
+    return -max(scored)[1] if scored else None
+
+
+def write_run_artifacts(
+    run_dir: Path, finals: Sequence[FinalConfig], trials: Sequence[TrialSummary], seed: int
+) -> dict[str, Any] | None:
+    """Refresh trials_summary.csv, best_overall.json and hpo_progress.png; return the best."""
+    rows = trial_rows(finals, trials)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(run_dir / "trials_summary.csv", buffer.getvalue().encode())
+    plot_progress(rows, run_dir / "hpo_progress.png")
+    index = best_index(trials)
+    if index is None:
+        return None
+    best = _best_record(finals[index], trials[index], seed)
+    write_json(run_dir / "best_overall.json", best)
+    return best
+
+
+def _best_record(final: FinalConfig, trial: TrialSummary, seed: int) -> dict[str, Any]:
+    return {
+        "round": final.round,
+        "hparams": trial.effective_hparams.model_dump(),
+        "best_val_acc": trial.best_val_acc,
+        "test_acc": trial.test_acc,
+        "test_f1": trial.test_f1,
+        "val_and_test_same_dataset": trial.val_and_test_same_dataset,
+        "trial_dir": trial.trial_dir,
+        "seed": seed,
+        "device": trial.device,
+        "justification": final.justification,
+    }
+
+
+def plot_progress(rows: Sequence[dict], path: Path) -> None:
+    """Each trial's validation accuracy per round, with the best so far as a step line."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rounds = [r["round"] for r in rows]
+    accs = [r["best_val_acc"] or 0.0 for r in rows]
+    colors = ["tab:blue" if r["status"] == "complete" else "tab:red" for r in rows]
+    ax.scatter(rounds, accs, c=colors, zorder=3, label="trial (red: diverged/failed)")
+    best_so_far = [max(accs[: i + 1]) for i in range(len(accs))]
+    ax.step(rounds, best_so_far, where="post", color="tab:green", label="best so far")
+    ax.set(title="HPO progress", xlabel="round", ylabel="best validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(run_dir: Path, rows: Sequence[dict], best: dict[str, Any] | None) -> Path:
+    """A short Markdown report of the run: the table, the best configuration, the plots."""
+    header = "| " + " | ".join(TABLE_COLUMNS) + " |"
+    lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
+    lines += ["", "## Best configuration", ""]
+    if best is None:
+        lines.append("No trial completed.")
+    else:
+        lines += [
+            f"Round {best['round']}: {best['hparams']}",
+            f"best validation accuracy {best['best_val_acc']:.4f}, test accuracy "
+            f"{best['test_acc']:.4f} (seed {best['seed']}, device {best['device']}"
+            + (", validation = test split" if best["val_and_test_same_dataset"] else "")
+            + ").",
+        ]
+    lines += ["", "![progress](hpo_progress.png)", ""]
+    path = run_dir / "report.md"
+    atomic_write_bytes(path, "\n".join(lines).encode())
+    return path
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)

@@ -1,0 +1,86 @@
+"""A local knowledge base: curve flags → concrete hyperparameter remedies with references.
+
+This is the researcher's offline policy and the fallback of every web-search provider.
+"""
+
+from __future__ import annotations
+
+from trainlab.state import Remedy
+
+SMITH_2017 = "L. N. Smith, Cyclical Learning Rates for Training Neural Networks, WACV 2017"
+SMITH_2018 = (
+    "L. N. Smith, A disciplined approach to neural network hyper-parameters, arXiv:1803.09820"
+)
+BENGIO_2012 = "Y. Bengio, Practical recommendations for gradient-based training, arXiv:1206.5533"
+LOSHCHILOV_2019 = "I. Loshchilov & F. Hutter, Decoupled Weight Decay Regularization, ICLR 2019"
+MULLER_2019 = "R. Müller, S. Kornblith & G. Hinton, When Does Label Smoothing Help?, NeurIPS 2019"
+SMITH_LE_2018 = (
+    "S. L. Smith et al., Don't Decay the Learning Rate, Increase the Batch Size, ICLR 2018"
+)
+GOYAL_2017 = "P. Goyal et al., Accurate, Large Minibatch SGD, arXiv:1706.02677"
+WILSON_2017 = "A. Wilson et al., The Marginal Value of Adaptive Gradient Methods, NeurIPS 2017"
+PYTORCH_OOM = "PyTorch docs, CUDA semantics: memory management"
+
+
+def _r(flag: str, action: str, changes: dict[str, str], reference: str) -> Remedy:
+    return Remedy(flag=flag, action=action, changes=changes, reference=reference)
+
+
+KNOWLEDGE_BASE: dict[str, list[Remedy]] = {
+    "diverged": [
+        _r("diverged", "cut the learning rate by 10×", {"learning_rate": "*0.1"}, BENGIO_2012),
+    ],
+    "lr_too_high": [
+        _r("lr_too_high", "lower the learning rate 3×", {"learning_rate": "*0.33"}, SMITH_2017),
+    ],
+    "lr_too_low": [
+        _r("lr_too_low", "raise the learning rate 3×", {"learning_rate": "*3"}, SMITH_2018),
+    ],
+    "overfitting": [
+        _r("overfitting", "triple weight decay", {"weight_decay": "*3"}, LOSHCHILOV_2019),
+        _r("overfitting", "add label smoothing", {"label_smoothing": "+0.05"}, MULLER_2019),
+    ],
+    "underfitting": [
+        _r("underfitting", "weaken weight decay 3×", {"weight_decay": "*0.33"}, SMITH_2018),
+        _r("underfitting", "raise the learning rate 2×", {"learning_rate": "*2"}, SMITH_2018),
+    ],
+    "plateau": [
+        _r(
+            "plateau",
+            "halve the batch (more updates per epoch, more gradient noise)",
+            {"train_batch_size": "*0.5"},
+            SMITH_LE_2018,
+        ),
+    ],
+    "unstable": [
+        _r(
+            "unstable",
+            "double the batch and scale the learning rate linearly",
+            {"train_batch_size": "*2", "learning_rate": "*2"},
+            GOYAL_2017,
+        ),
+    ],
+    "failed": [
+        _r("failed", "halve the batch size", {"train_batch_size": "*0.5"}, PYTORCH_OOM),
+    ],
+    "healthy": [
+        _r(
+            "healthy",
+            "try SGD with Nesterov momentum, often better-generalizing than Adam",
+            {"optimizer": "=sgd"},
+            WILSON_2017,
+        ),
+    ],
+}
+
+
+def remedies_for(flags: list[str]) -> list[Remedy]:
+    """Remedies for the given flags, most severe flag first, without repeating a parameter."""
+    chosen: list[Remedy] = []
+    touched: set[str] = set()
+    for flag in flags:
+        for remedy in KNOWLEDGE_BASE.get(flag, []):
+            if touched.isdisjoint(remedy.changes):
+                chosen.append(remedy)
+                touched.update(remedy.changes)
+    return chosen

@@ -1,0 +1,170 @@
+"""Web search for the researcher: Gemini's Google Search grounding and Google Programmable
+Search (CSE). Both retry 429/5xx with backoff and raise on anything else; the caller falls back
+to the knowledge base. Results are untrusted text: `clean` sanitizes and truncates them."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import httplib2
+import httpx
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+T = TypeVar("T")
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+ATTEMPTS = 3
+BACKOFF_S = 1.0
+TIMEOUT_S = 60.0
+MAX_RESULTS = 8
+MAX_CHARS = 600
+GROUNDED_PROMPT = (
+    "Search the web for practical, well-sourced advice on choosing hyperparameters "
+    "(optimizer, learning rate, batch size, weight decay, label smoothing) for this problem: "
+    "{query}. Summarize the concrete recommendations."
+)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    title: str
+    url: str
+    snippet: str
+
+
+class SearchProvider(Protocol):
+    name: str
+
+    def search(self, query: str) -> list[SearchResult]: ...
+
+
+def with_retries(
+    call: Callable[[], T],
+    retryable: Callable[[Exception], bool],
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`call()`, retried with exponential backoff while it fails in a retryable way."""
+    for attempt in range(ATTEMPTS - 1):
+        try:
+            return call()
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            sleep(BACKOFF_S * 2**attempt)
+    return call()
+
+
+def _squash(text: str, limit: int) -> str:
+    text = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean(
+    results: list[SearchResult], sanitize: Callable[[str], str], limit: int = MAX_CHARS
+) -> list[SearchResult]:
+    """At most MAX_RESULTS results, whitespace-normalized, truncated and sanitized."""
+    return [
+        SearchResult(
+            _squash(sanitize(r.title), 200),
+            sanitize(r.url)[:300],
+            _squash(sanitize(r.snippet), limit),
+        )
+        for r in results[:MAX_RESULTS]
+    ]
+
+
+def _http_retryable(exc: Exception) -> bool:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code in RETRY_STATUS
+    return isinstance(exc, httpx.TransportError)
+
+
+class GeminiGroundedSearch:
+    """Gemini `generateContent` with the `google_search` tool (native API, not the OpenAI one)."""
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = f"{base_url.rstrip('/')}/models/{model.removeprefix('models/')}:generateContent"
+        self._key, self._transport, self._sleep = api_key, transport, sleep
+
+    def search(self, query: str) -> list[SearchResult]:
+        body = {
+            "contents": [
+                {"role": "user", "parts": [{"text": GROUNDED_PROMPT.format(query=query)}]}
+            ],
+            "tools": [{"google_search": {}}],
+        }
+        headers = {"x-goog-api-key": self._key}
+        with httpx.Client(timeout=TIMEOUT_S, transport=self._transport) as client:
+
+            def post() -> dict[str, Any]:
+                response = client.post(self._url, json=body, headers=headers)
+                response.raise_for_status()
+                return response.json()
+
+            return grounded_results(with_retries(post, _http_retryable, self._sleep))
+
+
+def grounded_results(payload: dict[str, Any]) -> list[SearchResult]:
+    """One result per grounding source, its snippet the answer segments that source supports."""
+    candidate = (payload.get("candidates") or [{}])[0]
+    answer = " ".join(p.get("text", "") for p in candidate.get("content", {}).get("parts", []))
+    meta = candidate.get("groundingMetadata") or {}
+    sources = [chunk.get("web", {}) for chunk in meta.get("groundingChunks", [])]
+    supported: dict[int, list[str]] = {i: [] for i in range(len(sources))}
+    for support in meta.get("groundingSupports", []):
+        for i in support.get("groundingChunkIndices", []):
+            supported.get(i, []).append(support.get("segment", {}).get("text", ""))
+    return [
+        SearchResult(web.get("title", ""), web.get("uri", ""), " ".join(supported[i]) or answer)
+        for i, web in enumerate(sources)
+    ]
+
+
+def _cse_retryable(exc: Exception) -> bool:
+    if isinstance(exc, HttpError):
+        return exc.resp.status in RETRY_STATUS
+    return isinstance(exc, OSError)
+
+
+class CSESearch:
+    """Google Programmable Search through google-api-python-client (`customsearch` v1)."""
+
+    name = "cse"
+
+    def __init__(
+        self,
+        api_key: str,
+        engine_id: str,
+        http: httplib2.Http | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._key, self._cx, self._http, self._sleep = api_key, engine_id, http, sleep
+
+    def search(self, query: str) -> list[SearchResult]:
+        service = build(
+            "customsearch",
+            "v1",
+            developerKey=self._key,
+            http=self._http or httplib2.Http(timeout=TIMEOUT_S),
+            static_discovery=True,
+            cache_discovery=False,
+        )
+        request = service.cse().list(q=query, cx=self._cx, num=MAX_RESULTS)
+        response = with_retries(request.execute, _cse_retryable, self._sleep)
+        return [
+            SearchResult(item.get("title", ""), item.get("link", ""), item.get("snippet", ""))
+            for item in response.get("items", [])
+        ]

@@ -1,0 +1,144 @@
+"""`python main.py train ...`: train one configuration into <output-dir>/<timestamp>/trial_0/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from trainlab import space
+from trainlab.cli_options import (
+    add_data_options,
+    add_train_options,
+    data_settings_from,
+    train_settings_from,
+)
+from trainlab.runstore import new_run_dir, write_json
+from trainlab.training.data import DataUnavailableError, load_splits
+from trainlab.training.trainer import resolve_device, run_trial
+
+# HParams field -> the flag that sets it, so errors name what the user typed
+FLAGS = {
+    "optimizer": "--optimizer",
+    "learning_rate": "--lr",
+    "train_batch_size": "--batch-size",
+    "weight_decay": "--weight-decay",
+    "label_smoothing": "--label-smoothing",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py train",
+        description="Train one hyperparameter configuration (ResNet-9) and write its artifacts.",
+    )
+    group = parser.add_argument_group("hyperparameters (the search space; nothing is clamped)")
+    group.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(space.OPTIMIZERS)}")
+    group.add_argument("--lr", type=float, default=0.05, help="learning rate (%(default)s)")
+    group.add_argument(
+        "--batch-size",
+        type=int,
+        default=128,
+        help=f"one of {', '.join(map(str, space.BATCH_SIZES))} (%(default)s)",
+    )
+    group.add_argument("--weight-decay", type=float, default=5e-4, help="(%(default)s)")
+    group.add_argument("--label-smoothing", type=float, default=0.1, help="(%(default)s)")
+    add_train_options(parser)
+    add_data_options(parser)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage and the error
+        return int(exc.code or 0)
+    try:
+        hparams = space.HParams(
+            optimizer=args.optimizer,
+            learning_rate=args.lr,
+            train_batch_size=args.batch_size,
+            weight_decay=args.weight_decay,
+            label_smoothing=args.label_smoothing,
+        )
+        settings = train_settings_from(args)
+        data_settings = data_settings_from(args)
+        resolve_device(settings.device)
+        data = load_splits(data_settings, settings.seed)
+    except (ValueError, DataUnavailableError) as exc:
+        print(f"error: {_message(exc)}", file=sys.stderr)
+        return 2
+
+    run_dir = new_run_dir(args.output_dir)
+    trial_dir = run_dir / "trial_0"
+    write_json(
+        run_dir / "config.json",
+        {
+            "hparams": hparams.model_dump(),
+            "train": settings.model_dump(mode="json"),
+            "data": data_settings.model_dump(mode="json"),
+        },
+    )
+    print(f"training {hparams.brief()} on {data.name} for up to {settings.epochs} epochs")
+    with _progress(settings.epochs) as update:
+        summary = run_trial(hparams, settings, data, trial_dir, on_epoch=update)
+
+    best = f"best val acc {_fmt(summary.best_val_acc)} (epoch {summary.best_epoch})"
+    line = f"{summary.status}: {best}, test acc {_fmt(summary.test_acc)}"
+    if summary.val_and_test_same_dataset:
+        line += " (the test split also served as validation)"
+    print(line + (f" - {summary.reason}" if summary.reason else ""))
+    if summary.oom_adjusted:
+        batch = summary.effective_hparams.train_batch_size
+        print(f"out of memory: batch size stepped down to {batch}")
+    artifacts = ", ".join(sorted(p.name for p in trial_dir.iterdir()))
+    print(f"artifacts in {trial_dir}: {artifacts}")
+    return 0 if summary.status == "complete" else 1
+
+
+@contextmanager
+def _progress(epochs: int) -> Iterator[Callable[[dict], None]]:
+    """A rich progress bar over epochs; yields the on_epoch callback that advances it."""
+    columns = (
+        TextColumn("epoch"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn(
+            "loss {task.fields[loss]}  val acc {task.fields[acc]}  {task.fields[ips]} img/s"
+        ),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("train", total=epochs, loss="-", acc="-", ips="-")
+
+        def update(row: dict) -> None:
+            progress.update(
+                task,
+                completed=row["epoch"],
+                loss=f"{row['train_loss']:.3f}",
+                acc=f"{row['val_acc']:.3f}",
+                ips=f"{row['images_per_sec']:,.0f}",
+            )
+
+        yield update
+
+
+def _message(exc: Exception) -> str:
+    """One line: for validation errors, each bad field named by its flag."""
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{FLAGS.get(field, field)}: {message}")
+    return "; ".join(parts)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

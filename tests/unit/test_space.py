@@ -1,0 +1,115 @@
+"""The search space: HParams enforces it exactly, coerce() clamps with a warning or rejects."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from trainlab import space
+from trainlab.space import HParams, SpaceError, coerce
+
+VALID = {
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "train_batch_size": 128,
+    "weight_decay": 5e-4,
+    "label_smoothing": 0.1,
+}
+
+
+def test_bounds_are_inclusive() -> None:
+    low = HParams(**VALID | {"learning_rate": 1e-4, "weight_decay": 1e-5, "label_smoothing": 0.0})
+    high = HParams(**VALID | {"learning_rate": 0.1, "weight_decay": 0.1, "label_smoothing": 0.2})
+    assert low.learning_rate == 1e-4 and high.label_smoothing == 0.2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"learning_rate": 0.0},
+        {"learning_rate": -0.01},
+        {"learning_rate": 0.11},
+        {"learning_rate": math.nan},
+        {"weight_decay": math.inf},
+        {"label_smoothing": 0.21},
+        {"train_batch_size": 100},
+        {"train_batch_size": 1024},
+        {"optimizer": "rmsprop"},
+        {"momentum": 0.9},  # unknown fields are not silently dropped
+    ],
+)
+def test_hparams_rejects_anything_outside_the_space(change: dict) -> None:
+    with pytest.raises(ValidationError):
+        HParams(**VALID | change)
+
+
+def test_hparams_is_frozen_and_hashable() -> None:
+    hp = HParams(**VALID)
+    with pytest.raises(ValidationError):
+        hp.learning_rate = 0.05
+    assert hash(hp) == hash(HParams(**VALID))
+
+
+def test_coerce_keeps_a_valid_proposal_without_warnings() -> None:
+    hp, warnings = coerce(VALID)
+    assert hp == HParams(**VALID) and warnings == []
+
+
+def test_coerce_clamps_numbers_and_warns_for_each() -> None:
+    hp, warnings = coerce(VALID | {"learning_rate": 1.0, "label_smoothing": -0.5})
+    assert hp.learning_rate == 0.1 and hp.label_smoothing == 0.0
+    assert len(warnings) == 2
+    assert any("learning_rate=1 clamped to 0.1" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(100, 128), (48, 64), (33, 32), (1000, 512), (8, 32), ("256", 256)]
+)
+def test_coerce_snaps_batch_size_to_the_nearest_power_of_two(raw: object, expected: int) -> None:
+    hp, warnings = coerce(VALID | {"train_batch_size": raw})
+    assert hp.train_batch_size == expected
+    assert bool(warnings) == (float(raw) != expected)
+
+
+def test_coerce_normalises_the_optimizer_name_and_reads_numeric_strings() -> None:
+    hp, _ = coerce(VALID | {"optimizer": "  SGD ", "learning_rate": "0.01"})
+    assert hp.optimizer == "sgd" and hp.learning_rate == 0.01
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"optimizer": "lion"}, "optimizer must be one of"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number"),
+        ({"learning_rate": None}, "learning_rate must be a number"),
+        ({"weight_decay": True}, "weight_decay must be a number"),
+        ({"label_smoothing": "nan"}, "label_smoothing must be finite"),
+        ({"train_batch_size": 0}, "train_batch_size must be positive"),
+        ({"train_batch_size": -64}, "train_batch_size must be positive"),
+    ],
+)
+def test_coerce_rejects_unusable_values_instead_of_defaulting(change: dict, message: str) -> None:
+    with pytest.raises(SpaceError, match=message):
+        coerce(VALID | change)
+
+
+def test_coerce_names_every_missing_field() -> None:
+    with pytest.raises(SpaceError, match="missing learning_rate, weight_decay"):
+        coerce({k: v for k, v in VALID.items() if k not in {"learning_rate", "weight_decay"}})
+
+
+def test_key_identifies_configurations_to_three_significant_figures() -> None:
+    a = HParams(**VALID | {"learning_rate": 0.012341})
+    b = HParams(**VALID | {"learning_rate": 0.012349})
+    c = HParams(**VALID | {"learning_rate": 0.0124})
+    assert a.key() == b.key() != c.key()
+
+
+def test_every_view_of_the_space_covers_every_field() -> None:
+    dists = space.optuna_distributions()
+    assert set(dists) == set(space.FIELDS)
+    assert dists["learning_rate"].log and not dists["label_smoothing"].log
+    text = space.describe()
+    assert all(name in text for name in space.FIELDS)
