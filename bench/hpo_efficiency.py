@@ -90,22 +90,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_hpo_efficiency.json"))
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(args.threads)
     data = DataSettings(dataset="digits", val_split=0.2)
     results: dict[str, list[Result]] = {name: [] for name in METHODS}
     started = time.perf_counter()
     for seed in range(args.seeds):
         train = TrainSettings(epochs=args.epochs, patience=args.epochs, model_width=args.width,
-                              seed=seed, device="cpu", save_checkpoints=False)  # fmt: skip
+                              seed=seed, device="cpu", save_checkpoints=False,
+                              augment="none")  # fmt: skip
         for name, method in METHODS.items():
             with tempfile.TemporaryDirectory() as tmp:
                 results[name].append(method(train, data, args.trials, Path(tmp)))
             print(f"seed {seed} {name}: val {results[name][-1][0]:.4f} test {results[name][-1][1]:.4f}")
     print(f"\nMachine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {time.perf_counter() - started:.0f} s")  # fmt: skip
-    print(f"digits (val split 0.2), {args.trials} trials × {args.epochs} epochs, width "
+    print(f"digits (val split 0.2, no augmentation), {args.trials} trials × {args.epochs} epochs, width "
           f"{args.width}, seeds 0..{args.seeds - 1}; median [min, max]\n")  # fmt: skip
     print("| method | best validation accuracy | test accuracy of the selected trial |")
     print("|---|---|---|")

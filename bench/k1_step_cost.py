@@ -1,6 +1,7 @@
 """Sparse (K-1, top-K groups) vs dense training-step time, same process, same model.
 
-Usage: python bench/k1_step_cost.py [--repeats 7] [--steps 30] [--fraction 0.5] [--device auto]
+Usage: python bench/k1_step_cost.py [--repeats 7] [--steps 30] [--fraction 0.5] [--d-model 64]
+                                   [--threads 1] [--device auto]
 Each repeat times `steps` steps of each learner (interleaved, after a warm-up); the figure is
 the median per-step time over repeats. Target from issue 5: sparse <= 0.9 x dense at 50 %.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -30,9 +32,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--fraction", type=float, default=0.5)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="0 = torch default")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    settings = K1Settings(update_fraction=args.fraction, device=args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = K1Settings(update_fraction=args.fraction, d_model=args.d_model, device=args.device)
     device = resolve_device(args.device)
     tokens = torch.from_numpy(encode(load_domain("prose", "embedded", 200_000, 1_000).train))
     tokens = tokens.long()
@@ -57,6 +63,7 @@ def main() -> None:
         "batch_size": settings.batch_size,
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "all_ms": {m: [round(x * 1e3, 2) for x in t] for m, t in times.items()},
     }
     print(json.dumps(result, indent=2))

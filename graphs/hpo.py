@@ -14,13 +14,16 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from graphs.proposal import build_proposal_graph
 from trainlab import lab
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
+from trainlab.proposals import lab as proposals
 from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
 
-NODES_PER_ROUND = 5  # supervisor, executor, analyst, researcher, record
+# supervisor, executor, analyst, researcher, [ask_proposal, proposal,] record
+NODES_PER_ROUND = 7
 
 
 def recursion_limit(rounds: int, consult_turns: int) -> int:
@@ -76,6 +79,19 @@ class HPONodes:
         analysis = Analysis.model_validate(state["analyses"][-1])
         note = lab.research_remedies(self.runtime, Path(state["run_dir"]), analysis)
         return {"research": [note.model_dump(mode="json")]}
+
+    def ask_proposal(self, state: HPOState) -> dict[str, Any]:
+        """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
+        self.runtime.display.phase(state["round"], "proposal")
+        records = state.get("research_proposals", [])
+        view, run_dir = RoundView.from_state(state), Path(state["run_dir"])
+        request = proposals.request(self.settings, view, run_dir, records)
+        return {"proposal_request": request.model_dump(mode="json")}
+
+    def after_research(self, state: HPOState) -> str:
+        records, k = state.get("research_proposals", []), self.settings.stagnation_rounds
+        stalled = proposals.due(RoundView.from_state(state), records, k)
+        return "ask_proposal" if stalled else "record"
 
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
@@ -133,6 +149,7 @@ def build_hpo_graph(
         "executor",
         "analyst",
         "researcher",
+        "ask_proposal",
         "record",
         "finalize",
     ):
@@ -146,7 +163,12 @@ def build_hpo_graph(
     builder.add_edge("supervisor", "executor")
     builder.add_edge("executor", "analyst")
     builder.add_edge("analyst", "researcher")
-    builder.add_edge("researcher", "record")
+    builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
+    builder.add_conditional_edges(
+        "researcher", nodes.after_research, ["ask_proposal", "record"]
+    )
+    builder.add_edge("ask_proposal", "proposal")
+    builder.add_edge("proposal", "record")
     builder.add_conditional_edges("record", nodes.after_round, ["consultant_a", "finalize"])
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer), builder

@@ -7,12 +7,19 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+# One thread per process (subprocesses inherit it): on 2 shared cores, oversubscribed torch
+# threads made one tiny trial 7× slower. Set before torch is imported anywhere.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 import numpy as np
 import pytest
+import torch
 import torchvision.datasets.cifar as tv_cifar
 
 from trainlab.config import DataSettings
 from trainlab.training.data import ImageSplits, load_splits
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ SUBCOMMANDS: dict[str, str] = {
     "experiment": "trainlab.experiments.cli",
     "components": "trainlab.components.cli",
     "k1": "trainlab.k1.cli",
+    "propose": "trainlab.proposals.cli",
+    "ask": "trainlab.proposals.ask_cli",
 }
 
 

@@ -15,6 +15,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+    return value
+
+
 def fraction(text: str) -> float:
     value = float(text)
     if not 0.0 <= value < 1.0:
@@ -54,8 +61,18 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         "--patience", type=positive_int, default=8, help="early-stopping patience (%(default)s)"
     )
     group.add_argument("--seed", type=int, default=1337, help="seed for everything (%(default)s)")
-    group.add_argument("--scheduler", choices=["none", "cosine"], default="cosine")
-    group.add_argument("--augment", choices=["none", "basic", "strong"], default="basic")
+    group.add_argument(
+        "--scheduler",
+        choices=["none", "cosine"],
+        default="cosine",
+        help="learning-rate schedule; cosine has a short linear warmup (%(default)s)",
+    )
+    group.add_argument(
+        "--augment",
+        choices=["none", "basic", "strong"],
+        default="basic",
+        help="basic: random crop + flip; strong: also mild colour jitter (%(default)s)",
+    )
     group.add_argument(
         "--amp",
         action=argparse.BooleanOptionalAction,
@@ -78,7 +95,12 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--width", type=positive_int, default=64, help="ResNet-9 base width (%(default)s)"
     )
-    group.add_argument("--output-dir", type=Path, default=Path("runs"), help="(%(default)s)")
+    group.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("runs"),
+        help="run folders are created here as <timestamp>/ (%(default)s)",
+    )
 
 
 def train_settings_from(args: argparse.Namespace) -> TrainSettings:

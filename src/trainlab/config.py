@@ -61,6 +61,7 @@ class LabSettings(BaseModel):
 
     rounds: int = Field(10, ge=1)
     consult_turns: int = Field(2, ge=1)
+    stagnation_rounds: int = Field(3, ge=0)  # rounds without a new best → a proposal; 0: never
     output_dir: Path = Path("runs")
     anonymize: bool = True
     offline: bool = False

@@ -14,6 +14,7 @@ from trainlab.cli_options import (
     add_data_options,
     add_train_options,
     data_settings_from,
+    non_negative_int,
     positive_int,
     train_settings_from,
 )
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--consult-turns", type=positive_int, default=2, help="consultant exchanges (2)"
     )
     lab_group.add_argument(
+        "--stagnation-rounds", type=non_negative_int, default=3, metavar="K",
+        help="after K rounds without a new best, ask for a research proposal; 0: never (3)",
+    )  # fmt: skip
+    lab_group.add_argument(
         "--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run"
     )
     lab_group.add_argument(
@@ -82,6 +87,7 @@ def settings_from(args: argparse.Namespace) -> LabSettings:
     return LabSettings(
         rounds=args.rounds,
         consult_turns=args.consult_turns,
+        stagnation_rounds=args.stagnation_rounds,
         output_dir=args.output_dir,
         anonymize=args.anonymize,
         offline=args.offline,

@@ -113,3 +113,5 @@ class HPOState(TypedDict, total=False):
     analyses: Annotated[list[dict[str, Any]], operator.add]
     research: Annotated[list[dict[str, Any]], operator.add]
     best: dict[str, Any] | None
+    proposal_request: dict[str, Any]  # the proposal subgraph's input (graphs/proposal.py)
+    research_proposals: Annotated[list[dict[str, Any]], operator.add]  # its ProposalRecords

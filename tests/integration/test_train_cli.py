@@ -17,7 +17,6 @@ import torchvision.datasets.cifar as tv_cifar
 from trainlab.cli import main
 from trainlab.training.trainer import SIMULATE_OOM_ENV
 
-torch.set_num_threads(1)  # the CI box is small and shared: oversubscribing threads is slow
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = {

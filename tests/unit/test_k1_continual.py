@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay
+from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay, amp_dtype
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
 
@@ -87,4 +87,11 @@ def test_saved_state_resumes_exactly(tmp_path: Path, method: str) -> None:
 
 def test_same_seed_gives_every_method_the_same_initial_model() -> None:
     a, b = Learner("k1", CFG, 3, CPU), Learner("replay", CFG, 3, CPU)
-    assert all(torch.equal(x, y) for x, y in zip(a.model.parameters(), b.model.parameters()))
+    pairs = zip(a.model.parameters(), b.model.parameters(), strict=True)
+    assert all(torch.equal(x, y) for x, y in pairs)
+
+
+def test_amp_is_off_on_cpu_and_when_disabled() -> None:
+    assert amp_dtype(CPU, enabled=True) is None
+    assert amp_dtype(torch.device("cuda"), enabled=False) is None
+    assert not Learner("k1", CFG, 0, CPU).scaler.is_enabled()

@@ -21,7 +21,7 @@ def real_step(model: ModularLM, updater: SparseUpdater, batch: torch.Tensor) -> 
     updater.begin_step()
     loss = model.loss(batch)
     loss.backward()
-    return updater.step(float(loss), NO_SCALER)
+    return updater.step(float(loss.detach()), NO_SCALER)
 
 
 def test_top_k_picks_highest_scores_with_deterministic_ties() -> None:
@@ -107,7 +107,7 @@ def test_trust_rises_when_loss_falls_and_drops_when_it_rises() -> None:
 
 
 def test_state_dict_round_trip_restores_selection_and_trust() -> None:
-    model, updater = tiny(0.5, refresh=2)
+    _, updater = tiny(0.5, refresh=2)
     for i in range(3):
         fake_step(updater, "attn_1", loss=2.0 - 0.1 * i)
     _, other = tiny(0.5, refresh=2)

@@ -9,6 +9,7 @@ import pytest
 
 from trainlab.agents.credentials import (
     GEMINI_DEFAULT_BASE_URL,
+    OPENAI_DEFAULT_BASE_URL,
     SECRET_VARS,
     Redactor,
     endpoint_for,
@@ -41,7 +42,8 @@ def test_openai_compatible_endpoint_when_no_gemini_key():
     assert (endpoint.key, endpoint.base_url, endpoint.is_gemini) == (
         "ollama", "http://localhost:11434/v1", False,
     )  # fmt: skip
-    assert endpoint_for("exec", {"OPENAI_API_KEY": "k"}).base_url is None  # OpenAI's own API
+    plain = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": ""}  # as copied from .env.example
+    assert endpoint_for("exec", plain).base_url == OPENAI_DEFAULT_BASE_URL
     assert endpoint_for("exec", {"GEMINI_API_KEY": "  "}) is None  # blank is unset
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from googleapiclient.errors import HttpError
+from googleapiclient.http import HttpMockSequence
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import Field
@@ -28,7 +30,7 @@ from trainlab.agents.offline import (
 )
 from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
 from trainlab.agents.transcripts import TranscriptSink
-from trainlab.research.search import SearchResult
+from trainlab.research.search import ATTEMPTS, CSESearch, SearchResult
 from trainlab.space import HParams
 from trainlab.state import Analysis, FinalConfig, Proposal, TrialSummary
 
@@ -323,3 +325,13 @@ def test_search_failure_uses_the_knowledge_base_for_that_round(search, reason):
     assert note.policy.startswith("offline:knowledge-base (fallback: SearchFailed: " + reason)
     assert note.remedies == KnowledgeBaseResearcher().research(OVERFIT).remedies
     assert llm.chat.prompts == []
+
+
+def test_a_cse_error_carries_the_key_in_its_url_and_the_recorded_reason_does_not():
+    http = HttpMockSequence([({"status": "500"}, "{}")] * ATTEMPTS)
+    provider = CSESearch(SECRET, "engine", http=http, sleep=lambda seconds: None)
+    with pytest.raises(HttpError) as info:
+        provider.search("q")
+    assert SECRET in str(info.value)
+    reason = role_llm([]).reason(info.value)
+    assert SECRET not in reason and "key=[redacted]" in reason

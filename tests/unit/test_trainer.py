@@ -36,7 +36,6 @@ from trainlab.training.trainer import (
     run_trial,
 )
 
-torch.set_num_threads(1)  # the CI box is small and shared: oversubscribing threads is slow
 
 HP = HParams(
     optimizer="sgd",

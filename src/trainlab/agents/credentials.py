@@ -2,8 +2,8 @@
 
 Precedence for a role's chat model: `GEMINI_API_KEY_<ROLE>`, then `GEMINI_API_KEY` (both against
 `GEMINI_OPENAI_BASE_URL`), then `OPENAI_API_KEY` (against `OPENAI_BASE_URL`, OpenAI's own API
-when unset). No key: that role stays offline. Keys never leave this module except into a client;
-`redact` removes them from any text that is recorded or shown.
+when unset or empty). No key: that role stays offline. Keys never leave this module except into
+a client; `redact` removes them from any text that is recorded or shown.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ROLE_KEY_VARS: dict[str, str] = {
     "gen_a": "GEMINI_API_KEY_GEN_A",
     "gen_b": "GEMINI_API_KEY_GEN_B",
@@ -32,7 +33,7 @@ REDACTED = "[redacted]"
 class Endpoint:
     """Where one role's chat model lives; `key_var` names the variable, never its value."""
 
-    base_url: str | None
+    base_url: str
     key_var: str
     key: str = field(repr=False)
 
@@ -53,7 +54,9 @@ def endpoint_for(role: str, env: Mapping[str, str]) -> Endpoint | None:
                 _get(env, "GEMINI_OPENAI_BASE_URL") or GEMINI_DEFAULT_BASE_URL, var, key
             )
     if key := _get(env, "OPENAI_API_KEY"):
-        return Endpoint(_get(env, "OPENAI_BASE_URL") or None, "OPENAI_API_KEY", key)
+        return Endpoint(
+            _get(env, "OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL, "OPENAI_API_KEY", key
+        )
     return None
 
 

@@ -51,7 +51,7 @@ def search_provider(
     if settings.search_provider == "gemini":
         if env.get("GEMINI_USE_GOOGLE_SEARCH", "true").strip().lower() in {"0", "false", "no"}:
             return None, "knowledge base (GEMINI_USE_GOOGLE_SEARCH is off)"
-        if not (endpoint.is_gemini and endpoint.base_url):
+        if not endpoint.is_gemini:
             return None, "knowledge base (Google Search grounding needs a Gemini key)"
         model = settings.models["researcher"]
         base = gemini_native_base(endpoint.base_url)
@@ -140,7 +140,7 @@ def llm_advisors(
 def mode_line(settings: LabSettings, endpoints: Mapping[str, Endpoint], research: str) -> str:
     models = ", ".join(f"{r}={settings.models[r]}" for r in ROLES if r in endpoints)
     offline = [r for r in ROLES if r not in endpoints]
-    urls = sorted({ep.base_url or "OpenAI API" for ep in endpoints.values()})
+    urls = sorted({ep.base_url for ep in endpoints.values()})
     keys = sorted({ep.key_var for ep in endpoints.values()})
     anonymized = "anonymized" if settings.anonymize else "NOT anonymized"
     return (

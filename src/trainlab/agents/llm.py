@@ -139,34 +139,27 @@ class RoleLLM:
     ) -> R:
         """One attempt, then one retry that shows the model why its answer was rejected."""
         convo = [(role, self.sanitize(text)) for role, text in messages]
-        try:
-            return self._attempt(convo, schema, build, exchanges)
-        except ValueError as exc:  # ValidationError, SpaceError and InvalidAnswer
-            retry = RETRY.format(error=describe_error(exc))
-        answer = exchanges[-1]["response"] or "(empty)"
-        convo += [("ai", self.sanitize(answer)), ("human", self.sanitize(retry))]
-        try:
-            return self._attempt(convo, schema, build, exchanges)
-        except ValueError as exc:
-            raise InvalidAnswer(f"after a retry: {describe_error(exc)}") from exc
+        for _ in range(2):
+            sent, text, data = self._complete(convo, schema)
+            record = [{"role": r, "content": c} for r, c in sent]
+            exchanges.append({"messages": record, "response": text})
+            try:
+                if data is None:
+                    raise InvalidAnswer("the answer is not a JSON object with the asked fields")
+                return build(schema.model_validate(data))
+            except ValueError as exc:  # ValidationError, SpaceError and InvalidAnswer
+                error = exc
+            retry = RETRY.format(error=describe_error(error))
+            convo = [
+                *convo,
+                ("ai", self.sanitize(text or "(empty)")),
+                ("human", self.sanitize(retry)),
+            ]
+        raise InvalidAnswer(f"after a retry: {describe_error(error)}") from error
 
-    def _attempt(
-        self,
-        convo: Messages,
-        schema: type[S],
-        build: Callable[[S], R],
-        exchanges: list[dict[str, Any]],
-    ) -> R:
-        text, data = self._complete(convo, schema)
-        exchanges.append(
-            {"messages": [{"role": r, "content": c} for r, c in convo], "response": text}
-        )
-        if data is None:
-            raise InvalidAnswer("the answer is not a JSON object with the asked fields")
-        return build(schema.model_validate(data))
-
-    def _complete(self, convo: Messages, schema: type[BaseModel]) -> tuple[str, Any]:
-        """(raw answer text, parsed dict or None), moving to the next method on rejection."""
+    def _complete(self, convo: Messages, schema: type[BaseModel]) -> tuple[Messages, str, Any]:
+        """(messages sent, raw answer text, parsed dict or None); an endpoint that rejects a
+        structured-output method gets the next one, and keeps the one that worked."""
         last = len(METHODS) - 1
         for index in range(self._method, last):
             try:
@@ -179,13 +172,15 @@ class RoleLLM:
         self._method = last
         return result
 
-    def _call(self, method: str, convo: Messages, schema: type[BaseModel]) -> tuple[str, Any]:
+    def _call(
+        self, method: str, convo: Messages, schema: type[BaseModel]
+    ) -> tuple[Messages, str, Any]:
         spec = json_schema(schema)
         if method == "text":
-            ask = self.sanitize(AS_JSON.format(schema=json.dumps(spec)))
-            text = self.chat.invoke([*convo, ("human", ask)]).text
-            return text, extract_json(text)
+            sent = [*convo, ("human", self.sanitize(AS_JSON.format(schema=json.dumps(spec))))]
+            text = self.chat.invoke(sent).text
+            return sent, text, extract_json(text)
         runnable = self.chat.with_structured_output(spec, method=method, include_raw=True)
         out = runnable.invoke(convo)
         parsed = None if out.get("parsing_error") else out.get("parsed")
-        return _raw_text(out["raw"]), parsed if isinstance(parsed, dict) else None
+        return convo, _raw_text(out["raw"]), parsed if isinstance(parsed, dict) else None

@@ -15,7 +15,7 @@ from trainlab.agents.base import Advisors, RoundView, Trial
 from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
 from trainlab.research.knowledge import remedies_for
 from trainlab.space import HParams
-from trainlab.state import Analysis, FinalConfig, Proposal, ResearchNote, TrialSummary
+from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
 
 # A well-known good start for a small residual CNN: SGD + Nesterov at lr 0.05 with batch 128
 # and weight decay 5e-4 (He et al. 2016 recipe, scaled), label smoothing 0.1 (Müller 2019).
@@ -160,20 +160,33 @@ class ExpertConsultant:
         return step, f"Refine the best so far ({best.score:.4f}) with a local step.", []
 
     @staticmethod
-    def _apply(base: HParams, remedies: Sequence) -> tuple[HParams, str, list[str]]:
-        hparams, notes = base, []
+    def _apply(base: HParams, remedies: Sequence[Remedy]) -> tuple[HParams, str, list[str]]:
+        """Per flag, the first alternative that changes the configuration and touches no
+        parameter an earlier flag's remedy already changed (a clamped no-op is skipped)."""
+        hparams, applied, notes, touched, done = base, [], [], set(), set()
         for remedy in remedies:
-            hparams, warnings_ = space.apply_changes(hparams, remedy.changes)
+            if remedy.flag in done or not touched.isdisjoint(remedy.changes):
+                continue
+            candidate, warnings_ = space.apply_changes(hparams, remedy.changes)
+            if candidate == hparams:
+                notes.append(f"{remedy.action}: no effect at the bounds of the space")
+                continue
+            hparams = candidate
+            applied.append(remedy)
             notes.extend(warnings_)
-        actions = "; ".join(f"{r.action} ({r.flag}; {r.reference})" for r in remedies)
-        return hparams, f"Apply the remedies to the last run: {actions}.", notes
+            touched.update(remedy.changes)
+            done.add(remedy.flag)
+        actions = "; ".join(f"{r.action} ({r.flag}; {r.reference})" for r in applied)
+        return hparams, f"Apply the remedies to the last run: {actions or 'none applies'}.", notes
 
 
 class TrackRecordSupervisor:
-    """Picks the proposal of the consultant whose past picks most often set a new best.
+    """Thompson sampling over the consultants' track records (picks that set a new best).
 
-    Each consultant's success rate is (new bests + 1) / (picks + 2); ties go to the less-picked
-    one (so both get tried). An already-trained configuration is never re-run.
+    Each consultant's chance of setting a new best is Beta(new bests + 1, misses + 1); the
+    supervisor draws from both (seeded by seed and round) and takes the higher draw, so the
+    better consultant is usually trusted and the other still gets tried. Round 1 takes the
+    literature prior. An already-trained configuration is never re-run.
     """
 
     def __init__(self, seed: int) -> None:
@@ -183,7 +196,9 @@ class TrackRecordSupervisor:
         if not proposals:
             raise ValueError("the supervisor needs at least one proposal")
         records = _track_records(view.history)
-        ranked = sorted(proposals, key=lambda p: self._rank(p, records, view))
+        rng = round_rng(self.seed, view.round, "thompson")
+        draws = {author: rng.betavariate(w + 1, p - w + 1) for author, (w, p) in records.items()}
+        ranked = sorted(proposals, key=lambda p: self._rank(p, draws, view, rng))
         tried = view.tried()
         choice = next((p for p in ranked if p.hparams.key() not in tried), ranked[0])
         hparams, changed = fresh(choice.hparams, view, round_rng(self.seed, view.round, "sup"))
@@ -198,10 +213,11 @@ class TrackRecordSupervisor:
         )
 
     @staticmethod
-    def _rank(p: Proposal, records: Mapping[str, tuple[int, int]], view: RoundView) -> tuple:
-        wins, picks = records.get(p.author, (0, 0))
+    def _rank(p: Proposal, draws: dict[str, float], view: RoundView, rng: random.Random) -> tuple:
         prefer_prior = view.round == 1 and p.policy == "offline:expert"
-        return (not prefer_prior, -(wins + 1) / (picks + 2), picks, p.author)
+        if p.author not in draws:  # never picked yet: a draw from the uniform prior
+            draws[p.author] = rng.random()
+        return (not prefer_prior, -draws[p.author], p.author)
 
     @staticmethod
     def _justify(choice: Proposal, records: Mapping[str, tuple[int, int]], changed: bool) -> str:

@@ -8,12 +8,12 @@ from typing import Any
 
 from trainlab import space
 from trainlab.agents.base import RoundView
+from trainlab.agents.llm import Messages
 from trainlab.analysis.curves import FLAG_KEYWORDS
 from trainlab.research.search import SearchResult
 from trainlab.space import HParams
 from trainlab.state import Analysis, Proposal, ResearchNote, TrialSummary
 
-Messages = list[tuple[str, str]]
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr")
 
 LAB = f"""You work in a hyperparameter-optimization lab that trains a small image classifier.

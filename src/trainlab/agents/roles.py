@@ -11,7 +11,7 @@ from typing import Any
 from trainlab import space
 from trainlab.agents import prompts
 from trainlab.agents.base import Analyst, Consultant, Researcher, RoundView, Supervisor
-from trainlab.agents.llm import InvalidAnswer, RoleLLM
+from trainlab.agents.llm import InvalidAnswer, Messages, RoleLLM
 from trainlab.agents.offline import LITERATURE_PRIOR, TPEConsultant
 from trainlab.agents.schemas import (
     AnalysisOut,
@@ -124,7 +124,7 @@ def merge_analysis(base: Analysis, out: AnalysisOut, policy: str) -> Analysis:
         update={
             "flags": flags,
             "keywords": list(dict.fromkeys(keywords))[:MAX_KEYWORDS],
-            "summary": f"{base.summary} Reading: {out.reading.strip()}",
+            "summary": f"Heuristics: {base.summary} Model's reading: {out.reading.strip()}",
             "policy": f"{base.policy} + {policy}",
         }
     )
@@ -165,7 +165,7 @@ class LLMResearcher:
         query = self.llm.sanitize(prompts.search_query(analysis))
         results: list[SearchResult] = []
 
-        def messages() -> prompts.Messages:
+        def messages() -> Messages:
             results.extend(self._search(query))
             return prompts.researcher(analysis, results)
 

@@ -122,14 +122,17 @@ class ContrastivePredictiveLoss(nn.Module):
 class CurriculumLoss(nn.Module):
     """Self-paced cross-entropy: train only on samples easier than a growing loss threshold.
 
-    Idea: early in training, samples whose loss is above a threshold are left out (weight 0);
-    the threshold is a running average (`momentum`) of the batch loss quantile at the current
-    pace, which rises linearly from `start_fraction` of each batch to all of it over
-    `pace_steps` training steps, after which this is plain cross-entropy. Only calls with
-    gradients enabled count as training steps; evaluation gets plain cross-entropy.
-    Reference: Kumar, Packer, Koller, "Self-Paced Learning for Latent Variable Models",
-    NeurIPS 2010.
-    Costs: memory O(1) history; time one quantile per batch.
+    Idea: early in training, samples whose loss is above their class's threshold are left out
+    (weight 0). Each class's threshold is a running average (`momentum`) of that class's
+    batch-loss quantile at the current pace, which rises linearly from `start_fraction` to
+    all samples over `pace_steps` training steps, after which this is plain cross-entropy.
+    Thresholds per class keep every class in the curriculum (self-paced learning with
+    diversity): one global threshold admits only the easiest classes and starves the rest.
+    Only calls with gradients enabled count as training steps; evaluation gets plain
+    cross-entropy.
+    References: Kumar, Packer, Koller, "Self-Paced Learning for Latent Variable Models",
+    NeurIPS 2010; Jiang et al., "Self-Paced Learning with Diversity", NeurIPS 2014.
+    Costs: memory one threshold per class; time one quantile per class in the batch.
     """
 
     def __init__(self, pace_steps: int, start_fraction: float = 0.5, momentum: float = 0.9) -> None:
@@ -138,10 +141,10 @@ class CurriculumLoss(nn.Module):
             raise ValueError("need pace_steps >= 1, 0 < start_fraction <= 1, 0 <= momentum < 1")
         self.pace_steps, self.start_fraction, self.momentum = pace_steps, start_fraction, momentum
         self.steps = 0
-        self.threshold: float | None = None
+        self.thresholds: dict[int, float] = {}  # class -> running loss threshold
 
     def fraction(self) -> float:
-        """Share of each batch admitted at the current step."""
+        """Share of each class admitted at the current step."""
         progress = min(1.0, self.steps / self.pace_steps)
         return self.start_fraction + (1.0 - self.start_fraction) * progress
 
@@ -153,10 +156,15 @@ class CurriculumLoss(nn.Module):
         fraction = self.fraction()
         if fraction >= 1.0:
             return losses.mean()
-        quantile = torch.quantile(losses.detach().float(), fraction).item()
-        previous = quantile if self.threshold is None else self.threshold
-        self.threshold = self.momentum * previous + (1 - self.momentum) * quantile
-        weights = (losses.detach() <= self.threshold).to(losses.dtype)
+        detached = losses.detach().float()
+        limits = torch.empty_like(detached)
+        for cls in targets.unique().tolist():
+            members = targets == cls
+            quantile = torch.quantile(detached[members], fraction).item()
+            previous = self.thresholds.get(cls, quantile)
+            self.thresholds[cls] = self.momentum * previous + (1 - self.momentum) * quantile
+            limits[members] = self.thresholds[cls]
+        weights = (detached <= limits).to(losses.dtype)
         return (weights * losses).sum() / weights.sum().clamp(min=1.0)
 
 

@@ -19,11 +19,33 @@ from torch.optim.swa_utils import AveragedModel
 Closure = Callable[[], float] | None
 
 
-def _params_with_grad(optimizer: Optimizer) -> Iterable[torch.Tensor]:
+def _params_with_grad(optimizer: Optimizer) -> Iterable[tuple[torch.Tensor, dict[str, Any]]]:
     for group in optimizer.param_groups:
         for p in group["params"]:
             if p.grad is not None:
-                yield p
+                yield p, group
+
+
+def _closure_loss(closure: Closure) -> Any:
+    """Re-evaluate the model (with gradients) when a closure is given."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
+class PerParameterOptimizer(Optimizer):
+    """Base for optimizers whose update of a tensor needs only that tensor's own state."""
+
+    @torch.no_grad()
+    def step(self, closure: Closure = None) -> Any:
+        loss = _closure_loss(closure)
+        for p, group in _params_with_grad(self):
+            self.update(p, group, self.state[p])
+        return loss
+
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 class OptimizerWrapper(Optimizer):
@@ -35,8 +57,9 @@ class OptimizerWrapper(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Closure = None) -> Any:
+        loss = _closure_loss(closure)  # gradients first, so before_step sees the fresh ones
         self.before_step()
-        loss = self.base.step(closure)
+        self.base.step()
         self.after_step()
         return loss
 
@@ -55,20 +78,22 @@ class OptimizerWrapper(Optimizer):
         self.param_groups = self.base.param_groups  # loading rebuilt the dicts: share again
 
 
-class SecondOrderMomentum(Optimizer):
-    """Diagonal quasi-Newton momentum: step = momentum / |diagonal curvature estimate|.
+class SecondOrderMomentum(PerParameterOptimizer):
+    """Diagonal quasi-Newton momentum: a Newton step on the momentum, clipped to ±lr.
 
     Idea: keep a diagonal Hessian estimate B that satisfies the weak secant condition
-    dᵀB d = −dᵀy along the last update direction d, where y is this step's change of the
-    gradient momentum m; the step m / max(|B|, ‖g − m‖∞) is then roughly a Newton step, long
-    along flat directions and short along sharp ones. The floor ‖g − m‖∞ ("belief" rebound)
-    keeps early steps, before B has been learned, no larger than a sign-like step. No
-    Hessian-vector products are needed, so it runs in any ordinary training loop; a linear
-    warm-up of `warmup` steps lets B settle before full steps.
-    Reference: Ma, "Apollo: An Adaptive Parameter-wise Diagonal Quasi-Newton Method for
-    Nonconvex Stochastic Optimization", arXiv:2009.13586 (2020).
-    Costs: memory 3P (momentum, curvature, last direction) vs AdamW's 2P; time about AdamW's
-    (a few extra element-wise ops and three reductions per tensor).
+    sᵀB s = sᵀy for the last step s and gradient change y, changing B as little as possible
+    (along s², as Apollo does). The step is the Newton step m / |B| on the gradient momentum
+    m, rectified for negative curvature and clipped per coordinate to [−lr, lr] (as Sophia
+    clips): where curvature is unknown or tiny it is sign descent of size lr, where it is
+    known it is Newton's, so lr acts as a per-coordinate trust-region radius. On a separable
+    quadratic B converges to the exact Hessian diagonal. Decoupled weight decay as in AdamW.
+    No Hessian-vector products are needed, so it runs in any ordinary training loop.
+    References: Ma, "Apollo: An Adaptive Parameter-wise Diagonal Quasi-Newton Method for
+    Nonconvex Stochastic Optimization", arXiv:2009.13586 (2020); Liu et al., "Sophia: A
+    Scalable Stochastic Second-order Optimizer", ICLR 2024 (arXiv:2305.14342).
+    Costs: memory 4P (momentum, curvature, last step, last gradient) vs AdamW's 2P; time
+    about AdamW's (a few extra element-wise ops and two reductions per tensor).
     """
 
     def __init__(
@@ -76,64 +101,41 @@ class SecondOrderMomentum(Optimizer):
         params: Iterable[Any],
         lr: float = 1e-2,
         beta: float = 0.9,
-        warmup: int = 100,
         weight_decay: float = 0.0,
-        eps: float = 1e-4,
+        eps: float = 1e-8,
     ) -> None:
-        if lr <= 0 or not 0.0 <= beta < 1.0 or warmup < 0:
-            raise ValueError("need lr > 0, 0 <= beta < 1 and warmup >= 0")
-        defaults = {
-            "lr": lr,
-            "beta": beta,
-            "warmup": warmup,
-            "weight_decay": weight_decay,
-            "eps": eps,
-        }
+        if lr <= 0 or not 0.0 <= beta < 1.0:
+            raise ValueError("need lr > 0 and 0 <= beta < 1")
+        defaults = {"lr": lr, "beta": beta, "weight_decay": weight_decay, "eps": eps}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
-
-    def _update(self, p: torch.Tensor, group: dict[str, Any]) -> None:
-        state = self.state[p]
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if not state:
             state["step"] = 0
-            state["momentum"] = torch.zeros_like(p)
-            state["curvature"] = torch.zeros_like(p)
-            state["direction"] = torch.zeros_like(p)
+            for name in ("momentum", "curvature", "last_step", "last_grad"):
+                state[name] = torch.zeros_like(p)
         state["step"] += 1
-        m, curvature, d = state["momentum"], state["curvature"], state["direction"]
-        beta, step, eps = group["beta"], state["step"], group["eps"]
-        surprise = p.grad - m
-        floor = surprise.abs().max().clamp(min=eps)
-        y = surprise.mul_((1 - beta) / (1 - beta**step))  # bias-corrected change of m
-        m.add_(y)
-        secant_update(curvature, d, y, eps)
-        d.copy_(m / torch.maximum(curvature.abs(), floor))
+        m, curvature, s = state["momentum"], state["curvature"], state["last_step"]
+        secant_update(curvature, s, p.grad - state["last_grad"])  # s = 0 at step 1: no change
+        state["last_grad"].copy_(p.grad)
+        beta, lr = group["beta"], group["lr"]
+        m.lerp_(p.grad, (1 - beta) / (1 - beta ** state["step"]))  # bias-corrected EMA
+        newton = m / curvature.abs().clamp(min=group["eps"])
+        s.copy_(newton.clamp_(-lr, lr).neg_())
         if group["weight_decay"]:
-            d.add_(p, alpha=group["weight_decay"])
-        warm = min(1.0, step / group["warmup"]) if group["warmup"] else 1.0
-        p.add_(d, alpha=-group["lr"] * warm)
+            s.add_(p, alpha=-lr * group["weight_decay"])
+        p.add_(s)
 
 
-def secant_update(curvature: torch.Tensor, d: torch.Tensor, y: torch.Tensor, eps: float) -> None:
-    """Smallest diagonal change B += c·d² (Frobenius, scaled by ‖d‖₄) with dᵀBd = −dᵀy."""
-    d_norm = d.norm(p=4).add_(eps)
-    v = (d / d_norm).square_()
-    c = -(y * d).sum() / d_norm.square() - (curvature * v).sum()
+def secant_update(curvature: torch.Tensor, s: torch.Tensor, y: torch.Tensor) -> None:
+    """Change B by c·s²/‖s‖₄² with c chosen so that sᵀBs = sᵀy (no change when s = 0)."""
+    norm_sq = s.norm(p=4).square().clamp(min=1e-24)
+    v = s.square() / norm_sq
+    c = (y * s).sum() / norm_sq - (curvature * v).sum()
     curvature.add_(v * c)
 
 
-class LAMB(Optimizer):
+class LAMB(PerParameterOptimizer):
     """Layer-wise Adaptive Moments: Adam's direction rescaled per tensor by a trust ratio.
 
     Idea: r = Adam direction + decoupled weight decay; each tensor moves by
@@ -158,20 +160,7 @@ class LAMB(Optimizer):
             params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         )
 
-    @torch.no_grad()
-    def step(self, closure: Closure = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._update(p, group)
-        return loss
-
-    def _update(self, p: torch.Tensor, group: dict[str, Any]) -> None:
-        state = self.state[p]
+    def update(self, p: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         if not state:
             state["step"] = 0
             state["exp_avg"] = torch.zeros_like(p)
@@ -185,13 +174,13 @@ class LAMB(Optimizer):
         r = m_hat / v_hat.sqrt().add_(group["eps"])
         if group["weight_decay"]:
             r.add_(p, alpha=group["weight_decay"])
-        p.add_(r, alpha=-group["lr"] * trust_ratio(p, r))
+        p.sub_(r.mul_(group["lr"] * trust_ratio(p, r)))
 
 
-def trust_ratio(weight: torch.Tensor, update: torch.Tensor) -> float:
+def trust_ratio(weight: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
     """LAMB's ‖w‖ / ‖r‖, or 1 when either norm is zero (fresh zero-initialised tensors)."""
-    w_norm, r_norm = weight.norm().item(), update.norm().item()
-    return w_norm / r_norm if w_norm > 0 and r_norm > 0 else 1.0
+    w_norm, r_norm = weight.norm(), update.norm()
+    return torch.where((w_norm > 0) & (r_norm > 0), w_norm / r_norm, torch.ones_like(w_norm))
 
 
 class LookAhead(OptimizerWrapper):
@@ -229,8 +218,9 @@ class GradientTransform(OptimizerWrapper):
     def __init__(self, base: Optimizer, defaults: dict[str, Any] | None = None) -> None:
         super().__init__(base, defaults or {})
 
+    @torch.no_grad()
     def before_step(self) -> None:
-        for p in _params_with_grad(self):
+        for p, _ in _params_with_grad(self):
             p.grad.copy_(self.transform(p.grad, p))
 
     def transform(self, grad: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
@@ -241,7 +231,7 @@ def unitwise_norm(x: torch.Tensor) -> torch.Tensor:
     """Norm per output unit (all dims but the first); a vector or scalar counts as one unit."""
     if x.ndim <= 1:
         return x.norm().reshape([1] * x.ndim)
-    return x.norm(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return torch.linalg.vector_norm(x, dim=tuple(range(1, x.ndim)), keepdim=True)
 
 
 class AdaptiveGradientClipping(GradientTransform):
@@ -292,29 +282,36 @@ class StochasticWeightAveraging(OptimizerWrapper):
     Idea: SGD with a high or annealed learning rate circles a wide basin; the running mean of
     the iterates sits nearer its centre, which generalizes better. From step `start` the
     weights are averaged every `every` steps with `torch.optim.swa_utils.AveragedModel`;
-    `swap_in()` copies the average into the live parameters, and happens by itself after
-    step `swap_at` when that is given (the last step of a run). Batch-norm statistics are
-    not recomputed here: call `torch.optim.swa_utils.update_bn` when the data loop is at hand.
+    `swap_in()` copies the average into the live weights, and happens by itself after step
+    `swap_at` when that is given (the last step of a run). Given the `model`, its buffers
+    (batch-norm statistics) are averaged with the weights (AveragedModel's `use_buffers`), a
+    data-free stand-in for recomputing them with `torch.optim.swa_utils.update_bn`; without
+    it only the optimizer's parameters are averaged.
     Reference: Izmailov, Podoprikhin, Garipov, Vetrov, Wilson, "Averaging Weights Leads to
     Wider Optima and Better Generalization", UAI 2018 (arXiv:1803.05407).
     Costs: memory +P (the average); time one axpy per parameter per averaging step.
     """
 
     def __init__(
-        self, base: Optimizer, start: int, every: int = 1, swap_at: int | None = None
+        self,
+        base: Optimizer,
+        start: int,
+        every: int = 1,
+        swap_at: int | None = None,
+        model: nn.Module | None = None,
     ) -> None:
         if start < 0 or every < 1:
             raise ValueError("need start >= 0 and every >= 1")
         super().__init__(base, {})
         self.start, self.every, self.swap_at, self.steps = start, every, swap_at, 0
-        live = [p for group in self.param_groups for p in group["params"]]
-        self._live = nn.ParameterList(live)  # the same tensors, not copies
-        self.average = AveragedModel(self._live)
+        params = [p for group in self.param_groups for p in group["params"]]
+        self._source = nn.ParameterList(params) if model is None else model  # not copies
+        self.average = AveragedModel(self._source, use_buffers=model is not None)
 
     def after_step(self) -> None:
         self.steps += 1
         if self.steps >= self.start and (self.steps - self.start) % self.every == 0:
-            self.average.update_parameters(self._live)
+            self.average.update_parameters(self._source)
         if self.steps == self.swap_at:
             self.swap_in()
 
@@ -334,20 +331,13 @@ class StochasticWeightAveraging(OptimizerWrapper):
 
     @torch.no_grad()
     def swap_in(self) -> bool:
-        """Copy the averaged weights into the live parameters; False if nothing was averaged."""
+        """Copy the averaged weights (and buffers) in; False if nothing was averaged yet."""
         if self.averaged == 0:
             return False
-        for live, avg in zip(self._live, self.average.module, strict=True):
+        for live, avg in zip(_tensors(self._source), _tensors(self.average.module), strict=True):
             live.copy_(avg)
         return True
 
 
-__all__ = [
-    "LAMB",
-    "AdaptiveGradientClipping",
-    "GradientCentralization",
-    "LookAhead",
-    "OptimizerWrapper",
-    "SecondOrderMomentum",
-    "StochasticWeightAveraging",
-]
+def _tensors(module: nn.Module) -> list[torch.Tensor]:
+    return [*module.parameters(), *module.buffers()]

@@ -7,11 +7,18 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from trainlab.components import registry
 from trainlab.config import DatasetName, DataSettings, TrainSettings, default_data_dir
-from trainlab.space import BATCH_SIZES, HParams
+from trainlab.space import BATCH_SIZES, NUMERIC_BOUNDS, HParams
 
 PLAIN = "plain_mlp"
 
@@ -42,8 +49,9 @@ class ExperimentConfig(BaseModel):
     The baseline swaps each component for what the registry measures it against: the
     optimizer for `base_optimizer`, the loss for its baseline loss, an architecture for a
     plain MLP with the same parameter count. Every arm trains the full `epochs` (no early
-    stopping) with the trainer's cosine schedule; seeds are first_seed … first_seed+seeds−1
-    and each seed is shared by both arms (same split, same initial RNG state).
+    stopping) with the trainer's cosine schedule and is scored on its final weights; seeds
+    are first_seed … first_seed+seeds−1 and each seed is shared by both arms (same split,
+    same initial RNG state).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,7 +62,7 @@ class ExperimentConfig(BaseModel):
     base_optimizer: str = "adamw"
     dataset: DatasetName = "digits"
     data_dir: Path = Field(default_factory=default_data_dir)
-    val_split: float = Field(0.2, gt=0.0, lt=1.0)
+    val_split: float = Field(0.2, ge=0.0, lt=1.0)
     epochs: int = Field(8, ge=1)
     seeds: int = Field(5, ge=2)
     first_seed: int = Field(0, ge=0)
@@ -71,6 +79,14 @@ class ExperimentConfig(BaseModel):
     def _batch(cls, value: int) -> int:
         if value not in BATCH_SIZES:
             raise ValueError(f"batch_size must be one of {list(BATCH_SIZES)}, got {value}")
+        return value
+
+    @field_validator("learning_rate", "weight_decay")
+    @classmethod
+    def _in_space(cls, value: float | None, info: ValidationInfo) -> float | None:
+        low, high = NUMERIC_BOUNDS[info.field_name]
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"must be in [{low:g}, {high:g}], got {value:g}")
         return value
 
     @model_validator(mode="after")

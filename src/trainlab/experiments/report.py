@@ -12,13 +12,13 @@ from trainlab.experiments.runner import ExperimentResult
 from trainlab.experiments.stats import Comparison
 
 LABELS = {
-    "test_acc": "test accuracy",
-    "test_f1": "test macro-F1",
+    "test_acc": "test acc",
+    "test_f1": "test F1",
     "test_ece": "test ECE",
-    "val_nll": "val NLL (best epoch)",
-    "seconds": "wall time per trial (s)",
-    "peak_memory_mb": "peak GPU memory (MB)",
-    "state_mb": "params + optimizer state (MB)",
+    "val_nll": "val NLL",
+    "seconds": "seconds",
+    "peak_memory_mb": "GPU peak MB",
+    "state_mb": "state MB",
 }
 VERDICT_STYLE = {"better": "green", "worse": "red"}
 
@@ -37,8 +37,10 @@ def comparison_table(result: ExperimentResult) -> Table:
     """Metric rows: baseline and candidate mean ± CI, their difference ± CI, p and verdict."""
     level = round(100 * (1 - result.config.alpha))
     table = Table(title=f"{result.name}: {len(result.config.seed_list)} seeds, {level}% CI")
-    for column in ("metric", "baseline", "candidate", "difference", "p (paired t)", "verdict"):
-        table.add_column(column, justify="left" if column in ("metric", "verdict") else "right")
+    table.add_column("metric", no_wrap=True)
+    for column in ("baseline", "candidate", "difference", "p (paired t)"):
+        table.add_column(column, justify="right")
+    table.add_column("verdict")
     for c in result.comparisons:
         style = VERDICT_STYLE.get(c.verdict, "")
         table.add_row(
@@ -49,7 +51,11 @@ def comparison_table(result: ExperimentResult) -> Table:
             _p(c),
             f"[{style}]{c.verdict}[/]" if style else c.verdict,
         )
-    table.caption = f"baseline: {result.baseline.label}  candidate: {result.candidate.label}"
+    table.caption = (
+        f"baseline: {result.baseline.label}; candidate: {result.candidate.label}. "
+        "all scores are of the final weights; val NLL: validation cross-entropy; "
+        "state MB: parameters, buffers and optimizer state"
+    )
     return table
 
 

@@ -3,12 +3,15 @@
 Every trial goes through `trainlab.training.trainer.run_trial` with `TrialComponents`; there
 is no other training loop. Layout under the runner's folder:
 
-    arms/<model>-<optimizer>-<loss>-<hash>/seed-<n>/   trial folder + record.json (reused)
     <experiment name>/experiment.json, curves.png, paired.png
+    <experiment name>/<model>-<optimizer>-<loss>-<hash>/seed-<n>/   trial + record.json
 
-Arms are cached by their folder, so experiments run by one runner share baselines.
-During evaluation every arm's loss is cross-entropy, so the recorded validation loss is the
-negative log-likelihood whatever the training loss.
+A finished trial's record is reused when the same experiment runs again in the same folder.
+Each experiment trains its own baseline, seed by seed in turn with the candidate, so that
+wall times are paired under the same machine load.
+Every arm trains for the same fixed budget and its final weights are scored (not the best
+epoch's). During evaluation every arm's loss is cross-entropy, so the recorded validation
+loss is the negative log-likelihood whatever the training loss.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import csv
 import os
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,13 +33,16 @@ from torch import nn
 from trainlab.components import registry
 from trainlab.components.classifiers import count_parameters, matched_plain_mlp
 from trainlab.experiments.config import PLAIN, ArmSpec, ExperimentConfig
+from trainlab.experiments.plots import save_plots
 from trainlab.experiments.stats import Comparison, Verdict, compare
 from trainlab.runstore import read_json, write_json
+from trainlab.space import HParams
 from trainlab.training.data import ImageSplits, load_splits
 from trainlab.training.trainer import METRICS_CSV, TrialComponents, run_trial
 
 RECORD = "record.json"
 RESULT = "experiment.json"
+STATE_BATCH = 64  # images for the one step after which state memory is measured
 # (field of SeedRecord, higher is better); peak memory only where it is per trial (CUDA).
 METRICS: tuple[tuple[str, bool], ...] = (
     ("test_acc", True),
@@ -57,7 +64,7 @@ class SeedRecord(BaseModel):
     test_acc: float | None
     test_f1: float | None
     test_ece: float | None
-    val_nll: float | None  # validation cross-entropy at the best epoch
+    val_nll: float | None  # validation cross-entropy of the final weights
     final_train_loss: float | None  # the arm's own training objective, last epoch
     seconds: float
     peak_memory_mb: float | None  # CUDA: this trial's peak; CPU: the process's high-water mark
@@ -104,11 +111,9 @@ class ExperimentRunner:
         self.log = log or (lambda line: None)
 
     def run(self, config: ExperimentConfig) -> ExperimentResult:
-        from trainlab.experiments.plots import save_plots  # matplotlib only when needed
-
         candidate, baseline = config.candidate, config.baseline
         if baseline.model == PLAIN:
-            data = self._data(config, config.first_seed)
+            data = _data(config, config.first_seed)
             size = count_parameters(_model(candidate, _context(config, data), data))
             baseline = baseline.model_copy(update={"match_parameters": size})
         # Measuring each arm's size first also warms up the process before anything is timed.
@@ -136,20 +141,12 @@ class ExperimentRunner:
         save_plots(result, directory)
         return result
 
-    def _data(self, config: ExperimentConfig, seed: int) -> ImageSplits:
-        return load_splits(config.data_settings(), seed)
-
     def _seed(self, config: ExperimentConfig, arm: ArmSpec, seed: int) -> SeedRecord:
-        trial_dir = self.out_dir / "arms" / config.arm_key(arm) / f"seed-{seed}"
+        trial_dir = self.out_dir / config.name / config.arm_key(arm) / f"seed-{seed}"
         if (trial_dir / RECORD).is_file():
             return SeedRecord.model_validate(read_json(trial_dir / RECORD))
-        data = self._data(config, seed)
-        ctx = _context(config, data)
-        components = TrialComponents(
-            build_model=lambda n, c: _model(arm, ctx, data, n, c),
-            build_optimizer=lambda params, hp: registry.get(arm.optimizer).build(params, hp, ctx),
-            loss_fn=nll_when_evaluating(registry.get(arm.loss).build(ctx)),
-        )
+        data = _data(config, seed)
+        components = trial_components(arm, _context(config, data), data)
         summary = run_trial(
             config.hparams(arm),
             config.train_settings(seed),
@@ -181,7 +178,7 @@ class ExperimentRunner:
 
     def _size(self, config: ExperimentConfig, arm: ArmSpec) -> dict[str, Any]:
         """An arm's description, parameter count and state memory (all but its records)."""
-        data = self._data(config, config.first_seed)
+        data = _data(config, config.first_seed)
         ctx = _context(config, data)
         model = _model(arm, ctx, data)
         return {
@@ -191,6 +188,32 @@ class ExperimentRunner:
             "parameters": count_parameters(model),
             "state_mb": state_megabytes(model, arm, ctx, config, data),
         }
+
+
+def _data(config: ExperimentConfig, seed: int) -> ImageSplits:
+    return load_splits(config.data_settings(), seed)
+
+
+def trial_components(
+    arm: ArmSpec, ctx: registry.BuildContext, data: ImageSplits
+) -> TrialComponents:
+    """The arm's model, optimizer and loss for run_trial; the final weights are scored."""
+    built: dict[str, nn.Module] = {}
+
+    def build_model(num_classes: int, in_channels: int) -> nn.Module:
+        built["model"] = _model(arm, ctx, data, num_classes, in_channels)
+        return built["model"]
+
+    def build_optimizer(params: list[nn.Parameter], hp: HParams) -> torch.optim.Optimizer:
+        with_model = replace(ctx, model=built.get("model"))
+        return registry.get(arm.optimizer).build(params, hp, with_model)
+
+    return TrialComponents(
+        build_model=build_model,
+        build_optimizer=build_optimizer,
+        loss_fn=nll_when_evaluating(registry.get(arm.loss).build(ctx)),
+        score_last_epoch=True,
+    )
 
 
 def _context(config: ExperimentConfig, data: ImageSplits) -> registry.BuildContext:
@@ -249,11 +272,10 @@ def state_megabytes(
 ) -> float:
     """Parameters + buffers + optimizer state after one step on a few training images."""
     with torch.random.fork_rng():
-        optimizer = registry.get(arm.optimizer).build(
-            list(model.parameters()), config.hparams(arm), ctx
-        )
-        x = data.train_x[:8].float() / 255
-        F.cross_entropy(model(x), data.train_y[:8]).backward()
+        build = registry.get(arm.optimizer).build
+        optimizer = build(list(model.parameters()), config.hparams(arm), replace(ctx, model=model))
+        x = data.train_x[:STATE_BATCH].float() / 255
+        F.cross_entropy(model(x), data.train_y[:STATE_BATCH]).backward()
         optimizer.step()
     held = tensor_bytes(model.state_dict()) + tensor_bytes(optimizer.state_dict())
     return held / 2**20

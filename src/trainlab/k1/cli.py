@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+import torch
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trainlab.k1.continual import BASELINES
 from trainlab.k1.data import DOMAINS, SOURCES
 from trainlab.k1.settings import K1Settings
-from trainlab.runstore import CHECKPOINT_DB, new_run_dir, read_json, write_json
+from trainlab.runstore import (
+    CHECKPOINT_DB,
+    RunFolderError,
+    new_run_dir,
+    read_json,
+    write_json,
+)
 
 SETTINGS_FILE = "settings.json"
 console = Console(stderr=True)
@@ -68,7 +75,7 @@ def name_list(allowed: tuple[str, ...], allow_empty: bool) -> Any:
 
 def run_parser() -> Parser:
     p = Parser(prog="main.py k1", description="K-1 continual learning over text domains.")
-    p.add_argument("--domains", type=name_list(DOMAINS, False), default=DOMAINS,
+    p.add_argument("--domains", type=name_list(DOMAINS, False), default=",".join(DOMAINS),
                    help="training order, comma-separated (%(default)s)")  # fmt: skip
     p.add_argument("--source", choices=SOURCES, default="embedded",
                    help="embedded: offline text from Python/NumPy/SciPy; hf: WikiText-2, "
@@ -77,14 +84,18 @@ def run_parser() -> Parser:
     p.add_argument("--chunk-steps", type=positive_int, default=50,
                    help="steps between graph checkpoints (%(default)s)")  # fmt: skip
     p.add_argument("--update-fraction", type=update_fraction, default=0.5,
-                   help="share of groups K-1 updates per step, in (0, 1] (%(default)s)")  # fmt: skip
+                   help="share of groups K-1 updates, in (0, 1] (%(default)s)")  # fmt: skip
     p.add_argument("--refresh-every", type=positive_int, default=10,
                    help="steps between group selections (%(default)s)")  # fmt: skip
-    p.add_argument("--baselines", type=name_list(BASELINES, True), default=BASELINES,
+    p.add_argument("--baselines", type=name_list(BASELINES, True), default=",".join(BASELINES),
                    help="comma-separated, empty for none (%(default)s)")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--d-model", type=positive_int, default=128)
+    p.add_argument("--d-model", type=positive_int, default=64,
+                   help="model width; 4 layers, 4 heads (%(default)s)")  # fmt: skip
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch; 1 suits the small model and shared "
+                   "machines; 0 = torch default (%(default)s)")  # fmt: skip
     p.add_argument("--output-dir", type=Path, default=Path("runs"))
     p.add_argument("--resume", type=Path, help="continue an interrupted run folder")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -118,6 +129,7 @@ def settings_from(args: argparse.Namespace) -> K1Settings:
         d_model=args.d_model,
         output_dir=args.output_dir,
         device=args.device,
+        threads=args.threads,
         amp=args.amp,
     )
 
@@ -194,6 +206,8 @@ def run(argv: list[str]) -> int:
         settings = settings_from(args)
         run_dir = new_run_dir(settings.output_dir) / "k1"
         write_json(run_dir / SETTINGS_FILE, settings.model_dump(mode="json"))
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     console.print(f"K-1 run folder: {run_dir}")
     report = execute(run_dir, settings, resume=args.resume is not None)
     results = read_json(Path(report["results_json"]))
@@ -207,7 +221,7 @@ def main(argv: list[str]) -> int:
         if argv and argv[0] == "generate":
             return generate(argv[1:])
         return run(argv)
-    except (UsageError, ValidationError) as exc:
+    except (UsageError, ValidationError, RunFolderError) as exc:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         print(f"k1: error: {message}", file=sys.stderr)
         return 2

@@ -103,7 +103,7 @@ class Replay:
         self.windows = new if self.windows is None else torch.cat([self.windows, new])
 
     def mix_into(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        count = int(round(self.mix * len(batch)))
+        count = round(self.mix * len(batch))
         if self.windows is None or count == 0:
             return batch
         picks = torch.randint(0, len(self.windows), (count,), generator=generator)

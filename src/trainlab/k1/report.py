@@ -10,12 +10,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from trainlab.k1.metrics import mean_std, relative_gain, summarize  # noqa: E402
-from trainlab.k1.settings import K1Settings  # noqa: E402
-from trainlab.runstore import atomic_write_bytes, write_json  # noqa: E402
+from trainlab.k1.metrics import mean_std, relative_gain, summarize
+from trainlab.k1.settings import K1Settings
+from trainlab.runstore import atomic_write_bytes, write_json
 
 GOAL = "K-1 BWT at least 30 % better than dense at no more than 5 % worse final avg perplexity"
 TOKENIZER = "UTF-8 bytes (vocabulary 256); perplexities are per byte"
@@ -132,66 +132,55 @@ def _pm(stat: dict[str, float] | None, fmt: str = "{:.3f}") -> str:
     return f"{text} ± {fmt.format(stat['std'])}" if stat["n"] > 1 else text
 
 
-def _better(k1: dict[str, float] | None, base: dict[str, float] | None, higher: bool) -> str:
-    if k1 is None or base is None:
+def _better(k1: dict[str, float], base: dict[str, float] | None, higher: bool) -> str:
+    if base is None:
         return "n/a"
     won = k1["mean"] > base["mean"] if higher else k1["mean"] < base["mean"]
     return "yes" if won else "no"
 
 
 def _seed_tables(res: dict[str, Any]) -> list[str]:
-    s = res["summary"]
-    k1, base = s["k1"], s.get("dense")
-    first = res["domains"][0]
-    n = k1["final_avg_ppl"]["n"]
+    """The seed's two result tables: dense is its "Baseline", values mean ± std over seeds."""
+    k1, base = res["summary"]["k1"], res["summary"].get("dense")
+    doms = res["domains"]
+    peaks = [r["peak_memory_mb"] for r in res["runs"] if r["peak_memory_mb"] is not None]
+    memory = f"{max(peaks):.0f} MB (CUDA peak, all runs)" if peaks else "n/a on CPU"
+
+    def cell(key: str, stats: dict[str, Any] | None, fmt: str = "{:.3f}") -> str:
+        return _pm(stats[key], fmt) if stats else "n/a"
 
     def diff(key: str) -> str:
-        if base is None:
-            return "n/a"
-        return f"{(k1[key]['mean'] / base[key]['mean'] - 1) * 100:+.1f} %"
+        return f"{(k1[key]['mean'] / base[key]['mean'] - 1):+.1%}" if base else "n/a"
 
-    def mem(stats: dict[str, Any] | None) -> str:
-        peaks = [r["peak_memory_mb"] for r in res["runs"] if r["peak_memory_mb"] is not None]
-        return f"{max(peaks):.0f} MB (CUDA peak)" if peaks and stats else "n/a on CPU"
+    def versus(label: str, key: str, higher: bool = False) -> str:
+        better = _better(k1[key], base[key] if base else None, higher)
+        return f"| {label} | {cell(key, base)} | {cell(key, k1)} | {better} |"
 
-    def g(key: str, stats: dict[str, Any] | None) -> str:
-        return _pm(stats[key]) if stats else "n/a"
-
-    lines = [
-        f"### Baseline vs K-1 (first domain: {first}; dense = baseline; {n} seed(s))",
+    rows = [("Dataset 1 final (ppl)", "first_domain_ppl")]
+    if "first_domain_ppl_after_2" in k1:
+        rows.append(("Dataset 1 after 2 (ppl)", "first_domain_ppl_after_2"))
+    rows.append((f"Dataset 1 after {len(doms)} (ppl)", "first_domain_ppl_at_end"))
+    return [
+        f"### Baseline vs K-1 (first domain: {doms[0]}; Baseline = dense)",
         "",
         "| Metric | Baseline | K-1 | Difference |",
         "|---|---|---|---|",
-        f"| Final Perplexity ({first}, per byte) | {g('first_domain_ppl', base)} | "
-        f"{g('first_domain_ppl', k1)} | {diff('first_domain_ppl')} |",
-        f"| Parameter Updates | {_pm(base['update_fraction_params'], '{:.1%}') if base else 'n/a'}"
-        f" | {_pm(k1['update_fraction_params'], '{:.1%}')} | groups: "
-        f"{k1['update_fraction_groups']['mean']:.0%} |",
-        f"| Training Time (s, all domains) | {g('train_seconds', base)} | "
-        f"{g('train_seconds', k1)} | {diff('train_seconds')} |",
-        f"| Memory Usage | {mem(base)} | {mem(k1)} | - |",
+        f"| Final Perplexity ({doms[0]}, per byte) | {cell('first_domain_ppl', base)} | "
+        f"{cell('first_domain_ppl', k1)} | {diff('first_domain_ppl')} |",
+        f"| Parameter Updates | {cell('update_fraction_params', base, '{:.1%}')} | "
+        f"{cell('update_fraction_params', k1, '{:.1%}')} | "
+        f"groups: {k1['update_fraction_groups']['mean']:.0%} |",
+        f"| Training Time (s, all domains) | {cell('train_seconds', base, '{:.1f}')} | "
+        f"{cell('train_seconds', k1, '{:.1f}')} | {diff('train_seconds')} |",
+        f"| Memory Usage | {memory} | {memory} | - |",
         "",
-        f"### Continual Learning ({len(res['domains'])} domains: {', '.join(res['domains'])})",
+        f"### Continual Learning ({len(doms)} domains: {', '.join(doms)})",
         "",
         "| Metric | Baseline | K-1 | Better? |",
         "|---|---|---|---|",
-        f"| Dataset 1 final (ppl) | {g('first_domain_ppl', base)} | "
-        f"{g('first_domain_ppl', k1)} | {_better(k1['first_domain_ppl'], base and base['first_domain_ppl'], False)} |",
+        *(versus(label, key) for label, key in rows),
+        versus("Backward Transfer (loss; < 0 = forgetting)", "bwt", higher=True),
     ]
-    if "first_domain_ppl_after_2" in k1:
-        lines.append(
-            f"| Dataset 1 after 2 (ppl) | {g('first_domain_ppl_after_2', base)} | "
-            f"{g('first_domain_ppl_after_2', k1)} | "
-            f"{_better(k1['first_domain_ppl_after_2'], base and base['first_domain_ppl_after_2'], False)} |"
-        )
-    lines += [
-        f"| Dataset 1 after {len(res['domains'])} (ppl) | {g('first_domain_ppl_at_end', base)} | "
-        f"{g('first_domain_ppl_at_end', k1)} | "
-        f"{_better(k1['first_domain_ppl_at_end'], base and base['first_domain_ppl_at_end'], False)} |",
-        f"| Backward Transfer (loss; <0 = forgetting) | {g('bwt', base)} | {g('bwt', k1)} | "
-        f"{_better(k1['bwt'], base and base['bwt'], True)} |",
-    ]
-    return lines
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -224,9 +213,10 @@ def markdown(res: dict[str, Any]) -> str:
     if goal["met"] is None:
         lines[-1] += goal["note"]
     else:
+        verdict = "met" if goal["met"] else "not met"
         lines[-1] += (
             f"BWT gain vs dense {goal['bwt_gain_vs_dense']:+.1%}, final avg ppl change "
-            f"{goal['final_avg_ppl_change_vs_dense']:+.1%} → **{'met' if goal['met'] else 'not met'}**."
+            f"{goal['final_avg_ppl_change_vs_dense']:+.1%} → **{verdict}**."
         )
     lines += ["", "Plots: r_heatmaps.png, loss_curves.png, group_updates.png", ""]
     return "\n".join(lines)

@@ -26,10 +26,11 @@ class K1Settings(BaseModel):
     seeds: int = Field(3, ge=1)
     first_seed: int = 0
     device: str = "auto"
+    threads: int = Field(1, ge=0)  # CPU intra-op threads; 0 = torch's default
     amp: bool = True
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0.0)
-    d_model: int = Field(128, ge=8)
+    d_model: int = Field(64, ge=8)
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)
     seq_len: int = Field(128, ge=8)

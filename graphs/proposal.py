@@ -1,0 +1,160 @@
+"""The research-proposal subgraph: five specialist agents write a structured proposal, which is
+validated by a minimal experiment and saved.
+
+Collaboration pattern per run (`proposal_request["pattern"]`):
+
+    sequential   algorithms → systems → engineering → pipeline → architecture → assemble
+    parallel     START ⇉ all five at once (fan-out), merged by the list reducer → assemble
+    iterative    the sequential chain, then critic; repeated for `rounds` rounds → assemble
+    specialized  ask: one agent answers one question → END
+    assemble → [validate] → save → END
+
+Input: `proposal_request` (a `ProposalRequest` as JSON). Output: `research_proposals` (one
+`ProposalRecord`) and `proposal_messages` (who said what, in order). Composed into the HPO
+graph as a node, it shares only those keys with the lab's state.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from trainlab.proposals import validate as validation
+from trainlab.proposals import workflow
+from trainlab.proposals.agents import ROLES, Team, build_team
+from trainlab.proposals.request import Draft, ProposalRequest
+from trainlab.proposals.schema import ResearchProposal
+
+ORDER: tuple[str, ...] = tuple(ROLES)  # the sequential order of the seed's workflow
+
+
+class ProposalInput(TypedDict):
+    proposal_request: dict[str, Any]
+
+
+class ProposalOutput(TypedDict, total=False):
+    research_proposals: Annotated[list[dict[str, Any]], operator.add]
+    proposal_messages: Annotated[list[dict[str, Any]], operator.add]
+
+
+class ProposalState(ProposalInput, ProposalOutput, total=False):
+    """Plain JSON-like values only; the lists are append-only (nodes return new items)."""
+
+    round: int
+    proposal: dict[str, Any]
+
+
+def recursion_limit(rounds: int) -> int:
+    """Supersteps for `rounds` iterative rounds (six nodes each) plus assemble/validate/save."""
+    return (len(ORDER) + 1) * rounds + 10
+
+
+class ProposalNodes:
+    """Node functions bound to one team; `log` receives the validation's per-trial lines."""
+
+    def __init__(self, team: Team, log: Callable[[str], None] | None = None) -> None:
+        self.team, self.log = team, log
+
+    @staticmethod
+    def _request(state: ProposalState) -> ProposalRequest:
+        return ProposalRequest.model_validate(state["proposal_request"])
+
+    def _draft(self, state: ProposalState) -> Draft:
+        messages = state.get("proposal_messages", [])
+        return workflow.draft(self._request(state), messages, state.get("round", 1))
+
+    def agent(self, key: str) -> Callable[[ProposalState], dict[str, Any]]:
+        def node(state: ProposalState) -> dict[str, Any]:
+            message = self.team.agents[key].contribute(self._draft(state))
+            return {"proposal_messages": [message.model_dump(mode="json")]}
+
+        return node
+
+    def critic(self, state: ProposalState) -> dict[str, Any]:
+        message = self.team.critic.critique(self._draft(state))
+        return {"proposal_messages": [message.model_dump(mode="json")], "round": message.round + 1}
+
+    def ask(self, state: ProposalState) -> dict[str, Any]:
+        request = self._request(state)
+        message = self.team.agents[request.agent].answer(request.question, self._draft(state))
+        record = workflow.save_answer(request, message)
+        return {
+            "proposal_messages": [message.model_dump(mode="json")],
+            "research_proposals": [record.model_dump(mode="json")],
+        }
+
+    def assemble(self, state: ProposalState) -> dict[str, Any]:
+        proposal = workflow.assemble(self._request(state), state["proposal_messages"])
+        return {"proposal": proposal.to_json()}
+
+    def validate(self, state: ProposalState) -> dict[str, Any]:
+        request = self._request(state)
+        proposal = ResearchProposal.model_validate(state["proposal"])
+        checked = validation.validate(proposal, request.budget, request.out_dir, self.log)
+        return {"proposal": checked.to_json()}
+
+    def save(self, state: ProposalState) -> dict[str, Any]:
+        proposal = ResearchProposal.model_validate(state["proposal"])
+        record = workflow.save_proposal(self._request(state), proposal)
+        return {"research_proposals": [record.model_dump(mode="json")]}
+
+    def start(self, state: ProposalState) -> str | list[str]:
+        pattern = self._request(state).pattern
+        if pattern == "specialized":
+            return "ask"
+        return list(ORDER) if pattern == "parallel" else ORDER[0]
+
+    def after(self, key: str) -> Callable[[ProposalState], str]:
+        """Where the conversation goes after agent `key` has spoken."""
+        index = ORDER.index(key)
+
+        def route(state: ProposalState) -> str:
+            pattern = self._request(state).pattern
+            if pattern != "parallel" and index + 1 < len(ORDER):
+                return ORDER[index + 1]
+            return "critic" if pattern == "iterative" else "assemble"
+
+        return route
+
+    def after_critic(self, state: ProposalState) -> str:
+        return ORDER[0] if state["round"] <= self._request(state).rounds else "assemble"
+
+    def after_assemble(self, state: ProposalState) -> str:
+        return "validate" if self._request(state).run_validation else "save"
+
+
+def _targets(key: str) -> list[str]:
+    index = ORDER.index(key)
+    following = [ORDER[index + 1]] if index + 1 < len(ORDER) else ["critic"]
+    return [*following, "assemble"]
+
+
+def build_proposal_graph(
+    team: Team | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[CompiledStateGraph, StateGraph]:
+    """The compiled proposal graph and its builder. `team` defaults to `build_team()` (LLM
+    roles when a key is set); as a node of another graph it uses that graph's checkpointer."""
+    nodes = ProposalNodes(team or build_team(), log)
+    builder = StateGraph(ProposalState, input_schema=ProposalInput, output_schema=ProposalOutput)
+    for key in ORDER:
+        builder.add_node(key, nodes.agent(key))
+        builder.add_conditional_edges(key, nodes.after(key), _targets(key))
+    for name in ("critic", "ask", "assemble", "validate", "save"):
+        builder.add_node(name, getattr(nodes, name))
+    builder.add_conditional_edges(START, nodes.start, [*ORDER, "ask"])
+    builder.add_conditional_edges("critic", nodes.after_critic, [ORDER[0], "assemble"])
+    builder.add_conditional_edges("assemble", nodes.after_assemble, ["validate", "save"])
+    builder.add_edge("validate", "save")
+    builder.add_edge("save", END)
+    builder.add_edge("ask", END)
+    return builder.compile(checkpointer=checkpointer), builder
+
+
+graph = build_proposal_graph()[0]
