@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 ## The HPO lab, offline, on the embedded digits dataset (a few minutes on a laptop CPU).
 run: $(STAMP)
-	$(BIN)/python main.py --offline --dataset digits --rounds 3 --epochs 4 --width 16 --draw-graph
+	$(BIN)/python main.py --offline --dataset digits --rounds 3 --epochs 4 --width 16 --augment none --draw-graph
 
 ## The whole test suite (offline, CPU).
 test: $(STAMP)

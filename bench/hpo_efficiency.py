@@ -41,8 +41,9 @@ def selected(summaries: list[TrialSummary]) -> Result:
 
 
 def run_lab(train: TrainSettings, data: DataSettings, trials: int, folder: Path) -> Result:
-    settings = LabSettings(rounds=trials, consult_turns=1, output_dir=folder, offline=True,
-                           train=train, data=data)  # fmt: skip
+    settings = LabSettings(
+        rounds=trials, consult_turns=1, output_dir=folder, offline=True, train=train, data=data
+    )
     compiled, _ = build_hpo_graph(LabRuntime.offline(settings))
     state = compiled.invoke({}, {"recursion_limit": recursion_limit(trials, 1)})
     return selected([TrialSummary.model_validate(t) for t in state["trials"]])
@@ -99,24 +100,36 @@ def main() -> None:
     results: dict[str, list[Result]] = {name: [] for name in METHODS}
     started = time.perf_counter()
     for seed in range(args.seeds):
-        train = TrainSettings(epochs=args.epochs, patience=args.epochs, model_width=args.width,
-                              seed=seed, device="cpu", save_checkpoints=False,
-                              augment="none")  # fmt: skip
+        train = TrainSettings(
+            epochs=args.epochs,
+            patience=args.epochs,
+            model_width=args.width,
+            seed=seed,
+            device="cpu",
+            save_checkpoints=False,
+            augment="none",
+        )
         for name, method in METHODS.items():
             with tempfile.TemporaryDirectory() as tmp:
                 results[name].append(method(train, data, args.trials, Path(tmp)))
-            print(f"seed {seed} {name}: val {results[name][-1][0]:.4f} test {results[name][-1][1]:.4f}")
-    print(f"\nMachine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; {time.perf_counter() - started:.0f} s")  # fmt: skip
-    print(f"digits (val split 0.2, no augmentation), {args.trials} trials × {args.epochs} epochs, width "
-          f"{args.width}, seeds 0..{args.seeds - 1}; median [min, max]\n")  # fmt: skip
+            val, test = results[name][-1]
+            print(f"seed {seed} {name}: val {val:.4f} test {test:.4f}")
+    print(
+        f"\nMachine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; {time.perf_counter() - started:.0f} s"
+    )
+    print(
+        f"digits (val split 0.2, no augmentation), {args.trials} trials × {args.epochs} "
+        f"epochs, width {args.width}, seeds 0..{args.seeds - 1}; median [min, max]\n"
+    )
     print("| method | best validation accuracy | test accuracy of the selected trial |")
     print("|---|---|---|")
     for name, pairs in results.items():
         print(f"| {name} | {spread([v for v, _ in pairs])} | {spread([t for _, t in pairs])} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"settings": vars(args) | {"out": str(args.out)},
-                                    "results": results}, indent=2))  # fmt: skip
+    args.out.write_text(
+        json.dumps({"settings": vars(args) | {"out": str(args.out)}, "results": results}, indent=2)
+    )
 
 
 if __name__ == "__main__":

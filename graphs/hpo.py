@@ -164,9 +164,7 @@ def build_hpo_graph(
     builder.add_edge("executor", "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
-    builder.add_conditional_edges(
-        "researcher", nodes.after_research, ["ask_proposal", "record"]
-    )
+    builder.add_conditional_edges("researcher", nodes.after_research, ["ask_proposal", "record"])
     builder.add_edge("ask_proposal", "proposal")
     builder.add_edge("proposal", "record")
     builder.add_conditional_edges("record", nodes.after_round, ["consultant_a", "finalize"])

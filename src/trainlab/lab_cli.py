@@ -28,7 +28,7 @@ from trainlab.training.data import DataUnavailableError
 
 EPILOG = """subcommands: train (one trial), and more: `python main.py SUBCOMMAND --help`.
 examples:
-  python main.py --offline --dataset digits --rounds 3 --epochs 4 --width 16 --draw-graph
+  python main.py --offline --dataset digits --rounds 3 --epochs 4 --width 16 --augment none
   python main.py --rounds 10 --epochs 20 --draw-graph          (CIFAR-10 on a GPU)
   python main.py --resume runs/20261125-101500                 (continue after a crash)"""
 
@@ -51,9 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--consult-turns", type=positive_int, default=2, help="consultant exchanges (2)"
     )
     lab_group.add_argument(
-        "--stagnation-rounds", type=non_negative_int, default=3, metavar="K",
+        "--stagnation-rounds",
+        type=non_negative_int,
+        default=3,
+        metavar="K",
         help="after K rounds without a new best, ask for a research proposal; 0: never (3)",
-    )  # fmt: skip
+    )
     lab_group.add_argument(
         "--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run"
     )
@@ -70,14 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="never name the dataset or model in agent-facing text (True)",
     )
     lab_group.add_argument(
-        "--search-provider", choices=["gemini", "cse", "offline"], default="gemini",
+        "--search-provider",
+        choices=["gemini", "cse", "offline"],
+        default="gemini",
         help="where the researcher looks for remedies (gemini)",
-    )  # fmt: skip
+    )
     for role in ROLES:
         lab_group.add_argument(
-            f"--models.{role}", default=DEFAULT_MODELS[role], metavar="ID",
+            f"--models.{role}",
+            default=DEFAULT_MODELS[role],
+            metavar="ID",
             help=f"LLM model id for {role} ({DEFAULT_MODELS[role]})",
-        )  # fmt: skip
+        )
     add_train_options(parser)
     add_data_options(parser)
     return parser

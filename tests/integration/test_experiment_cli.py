@@ -80,3 +80,9 @@ def test_components_lists_every_registered_name(capsys: pytest.CaptureFixture[st
     listed = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in listed] == registry.names("loss")
     assert all(c["reference"] and c["idea"] for c in listed)
+
+
+def test_components_bad_kind_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["components", "--kind", "optimiser"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'optimiser'" in err and len(err.strip().splitlines()) == 1

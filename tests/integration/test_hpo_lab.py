@@ -65,9 +65,15 @@ def test_every_round_trains_a_distinct_configuration(finished_run):
 
 
 def test_run_folder_holds_every_artifact(finished_run):
-    run_dir, state = finished_run
-    for name in ("config.json", "trials_summary.csv", "best_overall.json", "hpo_progress.png",
-                 "report.md", "checkpoints.sqlite"):  # fmt: skip
+    run_dir, _ = finished_run
+    for name in (
+        "config.json",
+        "trials_summary.csv",
+        "best_overall.json",
+        "hpo_progress.png",
+        "report.md",
+        "checkpoints.sqlite",
+    ):
         assert (run_dir / name).is_file(), name
     for k in range(3):
         for name in ("summary.json", "metrics_epoch.csv", "analysis.json", "research.json"):
@@ -101,10 +107,24 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_sigkill_mid_trial_then_resume_gives_exactly_rounds_trials(tmp_path):
-    args = ["--offline", "--dataset", "digits", "--rounds", "3", "--epochs", "4", "--width", "32",
-            "--device", "cpu", "--output-dir", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(lab_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    args = [
+        "--offline",
+        "--dataset",
+        "digits",
+        "--rounds",
+        "3",
+        "--epochs",
+        "4",
+        "--width",
+        "32",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        lab_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     checkpoint = wait_for_mid_trial_checkpoint(tmp_path, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -11,12 +11,10 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-import torch
 import torchvision.datasets.cifar as tv_cifar
 
 from trainlab.cli import main
 from trainlab.training.trainer import SIMULATE_OOM_ENV
-
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = {

@@ -10,16 +10,25 @@ from trainlab.space import HParams, SpaceError, apply_changes
 from trainlab.state import TrialSummary
 
 HP = HParams(
-    optimizer="sgd", learning_rate=0.05, train_batch_size=128, weight_decay=5e-4,
+    optimizer="sgd",
+    learning_rate=0.05,
+    train_batch_size=128,
+    weight_decay=5e-4,
     label_smoothing=0.1,
-)  # fmt: skip
+)
 
 
 def summary(status: str = "complete") -> TrialSummary:
     return TrialSummary(
-        status=status, requested_hparams=HP, effective_hparams=HP, val_and_test_same_dataset=True,
-        seed=0, device="cpu", seconds=1.0, trial_dir="x",
-    )  # fmt: skip
+        status=status,
+        requested_hparams=HP,
+        effective_hparams=HP,
+        val_and_test_same_dataset=True,
+        seed=0,
+        device="cpu",
+        seconds=1.0,
+        trial_dir="x",
+    )
 
 
 def rows(train_loss, val_loss, train_acc, val_acc) -> list[dict]:
@@ -35,14 +44,16 @@ def test_diverged_and_failed_trials_are_flagged_by_status():
 
 
 def test_healthy_curve_has_no_problem_flags():
-    curve = rows([2.0, 1.0, 0.6, 0.4], [1.9, 1.1, 0.7, 0.5], [0.4, 0.7, 0.85, 0.9],
-                 [0.45, 0.7, 0.82, 0.87])  # fmt: skip
+    curve = rows(
+        [2.0, 1.0, 0.6, 0.4], [1.9, 1.1, 0.7, 0.5], [0.4, 0.7, 0.85, 0.9], [0.45, 0.7, 0.82, 0.87]
+    )
     assert diagnose(summary(), curve)[0] == ["healthy"]
 
 
 def test_overfitting_plateau_and_slow_learning_are_recognised():
-    overfit = rows([1.0, 0.5, 0.2, 0.1], [1.0, 0.8, 0.95, 1.2], [0.7, 0.85, 0.95, 0.99],
-                   [0.7, 0.8, 0.8, 0.8])  # fmt: skip
+    overfit = rows(
+        [1.0, 0.5, 0.2, 0.1], [1.0, 0.8, 0.95, 1.2], [0.7, 0.85, 0.95, 0.99], [0.7, 0.8, 0.8, 0.8]
+    )
     flags, features = diagnose(summary(), overfit)
     assert "overfitting" in flags and "plateau" in flags
     assert features["generalization_gap"] == pytest.approx(0.19)

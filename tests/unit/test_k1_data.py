@@ -105,3 +105,28 @@ def test_eval_windows_are_fixed_and_random_windows_follow_the_generator() -> Non
     assert torch.equal(a, b) and torch.equal(a[:, 1:] - a[:, :-1], torch.ones(3, 9).long())
     with pytest.raises(ValueError, match="validation split"):
         data.eval_windows(torch.arange(5), 10, 5)
+
+
+def test_science_docstrings_are_stable_across_processes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import hashlib; from trainlab.k1.data import science_docs; "
+    code += "print(hashlib.md5(repr(science_docs()).encode()).hexdigest())"
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
+
+
+def test_stable_docstring_sorts_set_reprs_and_drops_random_output() -> None:
+    doc = "Use of ``{'b', 'a'}`` is deprecated.\n>>> x.sample()\narray([1., 3.])  # may vary"
+    assert data.stable_docstring(doc) == "Use of ``{'a', 'b'}`` is deprecated.\n>>> x.sample()"

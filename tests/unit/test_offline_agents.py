@@ -21,10 +21,17 @@ from trainlab.state import FinalConfig, TrialSummary
 def make_trial(round_: int, hp: HParams, acc: float, source: str, status="complete") -> Trial:
     final = FinalConfig(round=round_, hparams=hp, source=source, justification="", policy="t")
     summary = TrialSummary(
-        status=status, best_val_acc=acc, requested_hparams=hp, effective_hparams=hp,
-        val_and_test_same_dataset=True, seed=0, device="cpu", seconds=1.0, trial_dir="x",
+        status=status,
+        best_val_acc=acc,
+        requested_hparams=hp,
+        effective_hparams=hp,
+        val_and_test_same_dataset=True,
+        seed=0,
+        device="cpu",
+        seconds=1.0,
+        trial_dir="x",
         epochs_run=3,
-    )  # fmt: skip
+    )
     return Trial(final, summary)
 
 
@@ -33,9 +40,12 @@ def view_after(trials: list[Trial], research=None, analysis=None) -> RoundView:
 
 
 HP1 = HParams(
-    optimizer="adam", learning_rate=1e-3, train_batch_size=64, weight_decay=1e-4,
+    optimizer="adam",
+    learning_rate=1e-3,
+    train_batch_size=64,
+    weight_decay=1e-4,
     label_smoothing=0.0,
-)  # fmt: skip
+)
 HP2 = LITERATURE_PRIOR
 
 
@@ -86,10 +96,16 @@ def test_expert_skips_a_remedy_that_the_bounds_make_a_no_op():
 def overfitting_rows() -> list[dict]:
     val_loss = [1.0, 0.8, 0.7, 0.75, 0.9, 1.1]
     return [
-        {"epoch": i + 1, "train_loss": 1.0 / (i + 1), "val_loss": v, "train_acc": 0.7 + 0.05 * i,
-         "val_acc": 0.7, "lr": 0.1}
+        {
+            "epoch": i + 1,
+            "train_loss": 1.0 / (i + 1),
+            "val_loss": v,
+            "train_acc": 0.7 + 0.05 * i,
+            "val_acc": 0.7,
+            "lr": 0.1,
+        }
         for i, v in enumerate(val_loss)
-    ]  # fmt: skip
+    ]
 
 
 def test_supervisor_mostly_trusts_the_better_track_record_but_still_explores():

@@ -36,7 +36,6 @@ from trainlab.training.trainer import (
     run_trial,
 )
 
-
 HP = HParams(
     optimizer="sgd",
     learning_rate=0.05,

@@ -99,9 +99,12 @@ class TPEConsultant:
             + _compare(hparams, other)
         )
         return Proposal(
-            round=view.round, author=self.name, hparams=hparams, rationale=text,
+            round=view.round,
+            author=self.name,
+            hparams=hparams,
+            rationale=text,
             policy="offline:tpe",
-        )  # fmt: skip
+        )
 
     def _study(self, view: RoundView) -> optuna.Study:
         with warnings.catch_warnings():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -11,8 +12,15 @@ from rich.table import Table
 from trainlab.components import registry
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
         prog="main.py components",
         description="List the optimizers, losses and architectures that experiments can name.",
     )

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from pydantic import ValidationError
 from rich.console import Console
 
 from trainlab.cli_options import add_data_options
 from trainlab.components import registry
+from trainlab.components.cli import OneLineParser
 from trainlab.experiments.config import PLAIN, ExperimentConfig
 from trainlab.experiments.report import comparison_table, suite_markdown
 from trainlab.experiments.runner import ExperimentResult, ExperimentRunner
@@ -43,13 +43,6 @@ FLAGS = {
     "alpha": "--alpha",
 }
 DEFAULTS = {name: field.default for name, field in ExperimentConfig.model_fields.items()}
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> OneLineParser:

@@ -123,10 +123,9 @@ class ExperimentConfig(BaseModel):
     @property
     def name(self) -> str:
         """What is being tested, e.g. "lookahead+focal" (the non-baseline components)."""
-        parts = [self.model if self.model != self.baseline.model else ""]
-        parts += [self.optimizer if self.optimizer != self.base_optimizer else ""]
-        parts += [self.loss if self.loss != self.baseline.loss else ""]
-        return "+".join(p for p in parts if p)
+        base = self.baseline
+        pairs = ((self.model, base.model), (self.optimizer, base.optimizer), (self.loss, base.loss))
+        return "+".join(mine for mine, theirs in pairs if mine != theirs)
 
     def learning_rate_for(self, arm: ArmSpec) -> float:
         """The config's rate, else the arm optimizer's registry default, else its base's."""

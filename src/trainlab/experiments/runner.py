@@ -186,7 +186,7 @@ class ExperimentRunner:
             "label": arm.label,
             "learning_rate": config.learning_rate_for(arm),
             "parameters": count_parameters(model),
-            "state_mb": state_megabytes(model, arm, ctx, config, data),
+            "state_mb": round(state_megabytes(model, arm, ctx, config, data), 3),  # to ~1 KB
         }
 
 

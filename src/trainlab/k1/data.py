@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import re
 import sysconfig
 import zlib
 from collections.abc import Callable, Iterable
@@ -136,18 +137,29 @@ def code_docs() -> list[Doc]:
     return [(f"stdlib:{p.name}", p.read_text(encoding="utf-8", errors="ignore")) for p in files]
 
 
+SET_REPR = re.compile(r"\{'[^{}]*'\}")
+
+
+def stable_docstring(doc: str) -> str:
+    """Some SciPy docstrings are generated at import: sort set reprs (hash order) and drop
+    example-output lines marked `# may vary` (random draws), so every process agrees."""
+    doc = SET_REPR.sub(lambda m: "{" + ", ".join(sorted(m.group(0)[1:-1].split(", "))) + "}", doc)
+    return "\n".join(line for line in doc.splitlines() if "# may vary" not in line)
+
+
 def science_docs() -> list[Doc]:
+    """Public NumPy/SciPy docstrings, each text once (re-exports share one docstring)."""
+    # Import all first: importing scipy.special rewrites numpy.sinc's docstring.
+    modules = {name: importlib.import_module(name) for name in SCIENCE_MODULES}
     docs: dict[str, str] = {}
-    seen: set[int] = set()
-    for module_name in SCIENCE_MODULES:
-        module = importlib.import_module(module_name)
+    seen: set[str] = set()
+    for module_name, module in modules.items():
         for attr in sorted(getattr(module, "__all__", dir(module))):
             obj = getattr(module, attr, None)
-            if attr.startswith("_") or not callable(obj) or id(obj) in seen:
-                continue
-            seen.add(id(obj))
-            doc = inspect.getdoc(obj)
-            if doc:
+            doc = inspect.getdoc(obj) if callable(obj) and not attr.startswith("_") else None
+            doc = stable_docstring(doc) if doc else None
+            if doc and doc not in seen:
+                seen.add(doc)
                 docs[f"{module_name}.{attr}"] = doc
     return sorted(docs.items())
 

@@ -117,15 +117,49 @@ class SparseUpdater:
         for opt in chosen:
             scaler.unscale_(opt)
         grads = [p for n in self.selected for p in self.params[n] if p.grad is not None]
+        served = [n for n in self.selected if any(p.grad is not None for p in self.params[n])]
         nn.utils.clip_grad_norm_(grads, self.cfg.grad_clip)
         for opt in chosen:
             scaler.step(opt)
         scaler.update()
         for opt in self.optims.values():
             opt.zero_grad(set_to_none=True)
-        self.last_updated = list(self.selected)
+        # Only groups that received a gradient moved (a routed agent may have served no token).
+        self.last_updated = served
         self.steps += 1
         return self.last_updated
+
+    def add_group(self, name: str, module: nn.Module) -> None:
+        """A new group (a grown agent): fresh Adam, neutral trust, due for selection."""
+        self.params[name] = list(module.parameters())
+        self.names.append(name)
+        self.sizes[name] = sum(p.numel() for p in self.params[name])
+        self.optims[name] = torch.optim.Adam(self.params[name], lr=self.lr)
+        self.trust[name] = 1.0
+        self.staleness[name] = 0
+        self._resize()
+
+    def remove_group(self, name: str) -> None:
+        """Drop a group (a pruned or merged agent) with its Adam state and trust."""
+        for store in (self.params, self.sizes, self.optims, self.trust, self.staleness):
+            del store[name]
+        self.names.remove(name)
+        self.selected = [n for n in self.selected if n != name]
+        self.last_updated = [n for n in self.last_updated if n != name]
+        self._resize()
+
+    def _resize(self) -> None:
+        fraction = self.cfg.update_fraction
+        self.k = max(1, min(len(self.names), round(fraction * len(self.names))))
+
+    @property
+    def lr(self) -> float:
+        return next(iter(self.optims.values())).param_groups[0]["lr"] if self.optims else self.cfg.lr
+
+    def set_lr(self, lr: float) -> None:
+        for opt in self.optims.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def updated_param_count(self) -> int:
         return sum(self.sizes[n] for n in self.last_updated)

@@ -213,9 +213,7 @@ class Agent:
         """One question, answered from this role's specialty (the specialized pattern)."""
 
         def message(text: str, policy: str) -> Message:
-            return Message(
-                speaker=self.role.key, kind="answer", round=1, text=text, policy=policy
-            )
+            return Message(speaker=self.role.key, kind="answer", round=1, text=text, policy=policy)
 
         return _speak(
             self.llm,

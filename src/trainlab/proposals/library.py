@@ -15,13 +15,12 @@ from trainlab.components.registry import Component
 # Experiment field that names a component of each kind (ExperimentConfig's spelling).
 FIELD = {"optimizer": "optimizer", "loss": "loss", "architecture": "model"}
 STEM = 7  # words match on their first 7 letters: "convergence" ~ "converge"
-STOP = frozenset(
-    """about after also and any are based been being better between but can could deep does
+STOPWORDS = """about after also and any are based been being better between but can could deep does
     for from good has have how into its learning make method methods model models more network
     networks neural new novel our over should small than that the their them then these this
     those through train training use used using very via way what when which while with would
-    work""".split()
-)
+    work"""
+STOP = frozenset(STOPWORDS.split())
 
 
 class NoMatchingComponent(ValueError):

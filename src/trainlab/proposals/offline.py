@@ -95,7 +95,7 @@ def algorithms(draft: Draft) -> dict[str, Any]:
     base = library.baseline(c)
     claims = library.split_items(c.expected)
     return {
-        "title": f"{c.name} instead of {base.name}: {draft.topic}",
+        "title": f"{c.name} instead of {base.name}: {draft.topic.split(';')[0].strip()}",
         "components": [c.name],
         "summary": f"Replace the {c.kind} {base.name} ({base.idea}) by {c.name}: {c.idea}. "
         "Nothing else changes, so a paired comparison isolates its effect.",

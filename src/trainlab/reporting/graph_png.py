@@ -34,12 +34,14 @@ def draw_locally(graph: Any, path: Path) -> None:
     """Nodes top to bottom in definition order; forward edges straight, loops as side arcs."""
     order = list(graph.nodes)
     row = {node: i for i, node in enumerate(order)}
-    fig, ax = plt.subplots(figsize=(6.5, 0.75 * len(order) + 1))
+    fig, ax = plt.subplots(figsize=(7.5, 0.75 * len(order) + 1))
     for node in order:
         _draw_node(ax, graph.nodes[node], -row[node] * ROW_HEIGHT)
     for edge in graph.edges:
         _draw_edge(ax, row[edge.source], row[edge.target], edge.conditional, edge.data)
-    ax.set_xlim(-3, 3)
+    longest = max((abs(row[e.target] - row[e.source]) for e in graph.edges), default=1)
+    half_width = max(3.0, 0.32 * longest * ROW_HEIGHT + 1.0)  # room for the widest arc
+    ax.set_xlim(-half_width, half_width)
     ax.set_ylim(-len(order) * ROW_HEIGHT, ROW_HEIGHT)
     ax.axis("off")
     fig.tight_layout()
@@ -48,8 +50,8 @@ def draw_locally(graph: Any, path: Path) -> None:
 
 
 def _draw_node(ax: Any, node: Any, y: float) -> None:
-    special = node.id in ("__start__", "__end__")
-    label = node.id.strip("_") if special else node.name
+    special = node.id.endswith(("__start__", "__end__"))
+    label = node.id.replace("__start__", "start").replace("__end__", "end")
     ax.text(
         0,
         y,

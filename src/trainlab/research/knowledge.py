@@ -31,26 +31,46 @@ def _r(flag: str, action: str, changes: dict[str, str], reference: str) -> Remed
 KNOWLEDGE_BASE: dict[str, list[Remedy]] = {
     "diverged": [
         _r("diverged", "cut the learning rate by 10×", {"learning_rate": "*0.1"}, BENGIO_2012),
-        _r("diverged", "switch to Adam at a 10× lower learning rate",
-           {"optimizer": "=adam", "learning_rate": "*0.1"}, KINGMA_2015),
+        _r(
+            "diverged",
+            "switch to Adam at a 10× lower learning rate",
+            {"optimizer": "=adam", "learning_rate": "*0.1"},
+            KINGMA_2015,
+        ),
     ],
     "lr_too_high": [
         _r("lr_too_high", "lower the learning rate 3×", {"learning_rate": "*0.33"}, SMITH_2017),
-        _r("lr_too_high", "double the batch (less gradient noise)", {"train_batch_size": "*2"},
-           SMITH_LE_2018),
+        _r(
+            "lr_too_high",
+            "double the batch (less gradient noise)",
+            {"train_batch_size": "*2"},
+            SMITH_LE_2018,
+        ),
     ],
     "lr_too_low": [
         _r("lr_too_low", "raise the learning rate 3×", {"learning_rate": "*3"}, SMITH_2018),
-        _r("lr_too_low", "halve the batch (twice the updates per epoch)",
-           {"train_batch_size": "*0.5"}, SMITH_LE_2018),
-        _r("lr_too_low", "switch to Adam for faster early progress", {"optimizer": "=adam"},
-           KINGMA_2015),
+        _r(
+            "lr_too_low",
+            "halve the batch (twice the updates per epoch)",
+            {"train_batch_size": "*0.5"},
+            SMITH_LE_2018,
+        ),
+        _r(
+            "lr_too_low",
+            "switch to Adam for faster early progress",
+            {"optimizer": "=adam"},
+            KINGMA_2015,
+        ),
     ],
     "overfitting": [
         _r("overfitting", "triple weight decay", {"weight_decay": "*3"}, LOSHCHILOV_2019),
         _r("overfitting", "add label smoothing", {"label_smoothing": "+0.05"}, MULLER_2019),
-        _r("overfitting", "halve the batch (flatter minima)", {"train_batch_size": "*0.5"},
-           KESKAR_2017),
+        _r(
+            "overfitting",
+            "halve the batch (flatter minima)",
+            {"train_batch_size": "*0.5"},
+            KESKAR_2017,
+        ),
     ],
     "underfitting": [
         _r("underfitting", "weaken weight decay 3×", {"weight_decay": "*0.33"}, SMITH_2018),
@@ -58,23 +78,35 @@ KNOWLEDGE_BASE: dict[str, list[Remedy]] = {
         _r("underfitting", "reduce label smoothing", {"label_smoothing": "+-0.05"}, MULLER_2019),
     ],
     "plateau": [
-        _r("plateau", "halve the batch (more updates per epoch, more gradient noise)",
-           {"train_batch_size": "*0.5"}, SMITH_LE_2018),
+        _r(
+            "plateau",
+            "halve the batch (more updates per epoch, more gradient noise)",
+            {"train_batch_size": "*0.5"},
+            SMITH_LE_2018,
+        ),
         _r("plateau", "halve the learning rate", {"learning_rate": "*0.5"}, SMITH_2017),
     ],
     "unstable": [
-        _r("unstable", "double the batch and scale the learning rate linearly",
-           {"train_batch_size": "*2", "learning_rate": "*2"}, GOYAL_2017),
+        _r(
+            "unstable",
+            "double the batch and scale the learning rate linearly",
+            {"train_batch_size": "*2", "learning_rate": "*2"},
+            GOYAL_2017,
+        ),
         _r("unstable", "halve the learning rate", {"learning_rate": "*0.5"}, SMITH_2017),
     ],
     "failed": [
         _r("failed", "halve the batch size", {"train_batch_size": "*0.5"}, PYTORCH_OOM),
     ],
     "healthy": [
-        _r("healthy", "try SGD with Nesterov momentum, often better-generalizing than Adam",
-           {"optimizer": "=sgd"}, WILSON_2017),
+        _r(
+            "healthy",
+            "try SGD with Nesterov momentum, often better-generalizing than Adam",
+            {"optimizer": "=sgd"},
+            WILSON_2017,
+        ),
     ],
-}  # fmt: skip
+}
 
 
 def remedies_for(flags: list[str]) -> list[Remedy]:
