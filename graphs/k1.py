@@ -1,5 +1,9 @@
 """K-1 continual-learning subgraph: prepare → train (chunks) → evaluate → … → report.
 
+With `--structure on` the k1_structure job passes through a `structure` step after every
+chunk (structure.py: grow / prune / merge / reorganize with rollback, phase-2 tuning); the
+agent tree is part of the learner checkpoint, so a resumed run has the same agents.
+
 State holds settings, paths and metric records only; learner state lives in checkpoint files
 on disk. With a checkpointer (thread id = run id, durability "sync") a crashed run resumes
 after its last finished chunk of steps.
@@ -34,6 +38,7 @@ class K1State(TypedDict, total=False):
     ckpt: str | None
     chunks: Annotated[list[dict[str, Any]], operator.add]
     evals: Annotated[list[dict[str, Any]], operator.add]
+    structure: Annotated[list[dict[str, Any]], operator.add]  # k1_structure steps
     report: dict[str, str]
 
 
@@ -48,7 +53,7 @@ def _ignore(_kind: str, _payload: dict[str, Any]) -> None:
 def recursion_limit(settings: K1Settings) -> int:
     chunks = -(-settings.steps_per_domain // settings.chunk_steps)
     jobs = len(settings.methods) * settings.seeds
-    return 10 + jobs * len(settings.domains) * (chunks + 1)
+    return 10 + jobs * len(settings.domains) * (2 * chunks + 1)
 
 
 def build_k1_graph(
@@ -79,6 +84,20 @@ def build_k1_graph(
         emit("chunk", record)
         return {"chunks": [record], "step": record["end"], "ckpt": ckpt}
 
+    def structure(state: K1State) -> dict[str, Any]:
+        job = state["jobs"][state["job"]]
+        record, ckpt = experiment.structure_step(
+            _settings(state),
+            Path(state["run_dir"]),
+            state["data"],
+            job,
+            state["domain"],
+            state["step"],
+            state["ckpt"],
+        )
+        emit("structure", record)
+        return {"structure": [record], "ckpt": ckpt}
+
     def evaluate(state: K1State) -> dict[str, Any]:
         settings = _settings(state)
         job = state["jobs"][state["job"]]
@@ -95,13 +114,19 @@ def build_k1_graph(
         run_dir = Path(state["run_dir"])
         extra = {"machine": experiment.machine(), "device": settings.device}
         extra["data"] = experiment.read_manifest(run_dir)
+        extra["structure"] = state.get("structure", [])
         paths = write_report(
             run_dir, settings, state["chunks"], state["evals"], state["jobs"], extra
         )
         experiment.drop_step_states(run_dir)
         return {"report": paths}
 
-    def after_train(state: K1State) -> Literal["train", "evaluate"]:
+    def after_train(state: K1State) -> Literal["train", "structure", "evaluate"]:
+        if state["jobs"][state["job"]]["method"] == "k1_structure":
+            return "structure"
+        return after_structure(state)
+
+    def after_structure(state: K1State) -> Literal["train", "evaluate"]:
         return "train" if state["step"] < _settings(state).steps_per_domain else "evaluate"
 
     def after_evaluate(state: K1State) -> Literal["train", "report"]:
@@ -110,11 +135,13 @@ def build_k1_graph(
     builder = StateGraph(K1State)
     builder.add_node("prepare", prepare)
     builder.add_node("train", train)
+    builder.add_node("structure", structure)
     builder.add_node("evaluate", evaluate)
     builder.add_node("report", report)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "train")
     builder.add_conditional_edges("train", after_train)
+    builder.add_conditional_edges("structure", after_structure)
     builder.add_conditional_edges("evaluate", after_evaluate)
     builder.add_edge("report", END)
     return builder.compile(checkpointer=checkpointer), builder
@@ -126,6 +153,7 @@ def initial_state(settings: K1Settings, run_dir: Path) -> K1State:
         "settings": settings.model_dump(mode="json"),
         "chunks": [],
         "evals": [],
+        "structure": [],
     }
 
 

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from trainlab.config import DataSettings, TrainSettings, default_data_dir
+
+
+def one_line_error(exc: Exception, flags: Mapping[str, str]) -> str:
+    """One line for the user: for validation errors, each bad field named by its flag."""
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{flags.get(field, field)}: {message}" if field else message)
+    return "; ".join(parts)
 
 
 def positive_int(text: str) -> int:

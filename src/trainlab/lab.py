@@ -23,7 +23,7 @@ class LabDisplay(Protocol):
 
     def epoch(self, row: Mapping[str, Any]) -> None: ...
 
-    def trial_done(self, summary: TrialSummary) -> None: ...
+    def trial_done(self, round_: int, summary: TrialSummary) -> None: ...
 
 
 class NullDisplay:
@@ -33,7 +33,7 @@ class NullDisplay:
     def epoch(self, row: Mapping[str, Any]) -> None:
         pass
 
-    def trial_done(self, summary: TrialSummary) -> None:
+    def trial_done(self, round_: int, summary: TrialSummary) -> None:
         pass
 
 
@@ -88,7 +88,7 @@ def execute_trial(runtime: LabRuntime, run_dir: Path, final: FinalConfig) -> Tri
         trial_dir(run_dir, final.round),
         on_epoch=runtime.display.epoch,
     )
-    runtime.display.trial_done(summary)
+    runtime.display.trial_done(final.round, summary)
     return summary
 
 

@@ -13,10 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
 from rich.console import Console
 
-from trainlab.cli_options import add_data_options
+from trainlab.cli_options import add_data_options, one_line_error
 from trainlab.components import registry
 from trainlab.components.cli import OneLineParser
 from trainlab.experiments.config import PLAIN, ExperimentConfig
@@ -144,7 +143,7 @@ def main(argv: list[str]) -> int:
         configs = configs_from(args)
         resolve_device(configs[0].device)
     except ValueError as exc:
-        print(f"error: {_message(exc)}", file=sys.stderr)
+        print(f"error: {one_line_error(exc, FLAGS)}", file=sys.stderr)
         return 2
     out = new_run_dir(args.output_dir) / "experiments"
     console, errors = Console(), Console(stderr=True)
@@ -159,22 +158,10 @@ def main(argv: list[str]) -> int:
             console.print(comparison_table(result))
             results.append(result)
     except DataUnavailableError as exc:
-        print(f"error: {_message(exc)}", file=sys.stderr)
+        print(f"error: {one_line_error(exc, FLAGS)}", file=sys.stderr)
         return 2
     if len(results) > 1:
         (out / "summary.md").write_text(suite_markdown(results))
         write_json(out / "summary.json", [r.model_dump(mode="json") for r in results])
     console.print(f"results and plots in {out}")
     return 0
-
-
-def _message(exc: Exception) -> str:
-    """One line: for validation errors, each bad field named by its flag."""
-    if not isinstance(exc, ValidationError):
-        return " ".join(str(exc).split())
-    parts = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{FLAGS[field]}: {message}" if field in FLAGS else message)
-    return "; ".join(parts)

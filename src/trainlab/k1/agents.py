@@ -90,6 +90,7 @@ class AgentLM(nn.Module):
         self.aux_loss: torch.Tensor | None = None
         self.usage: dict[int, float] = {}  # agent id -> gate mass in the last forward (tokens)
         self.tokens_seen = 0
+        self.token_mass: dict[int, torch.Tensor] | None = None  # probe mode: per-token mass
 
     # --- tree bookkeeping -----------------------------------------------------------------
 
@@ -136,8 +137,17 @@ class AgentLM(nn.Module):
         for aid in sorted(wanted - have):
             agent = Agent(self.cfg.d_model, hidden[aid])
             self.groups[agent_name(aid)] = agent.to(self.groups["embed"].tok.weight.device)
-        head = self.groups.pop("head")
-        self.groups["head"] = head  # keep the head last, as in a fresh model
+        self.reorder()
+
+    def reorder(self) -> None:
+        """Canonical group order (embed, per layer attn/router/agents by id, head), so a live
+        model, a rolled-back one and a reloaded one list their groups alike."""
+        order = ["embed"]
+        for i, layer in enumerate(self.tree):
+            agents = sorted(a for m in layer for a in m)
+            order += [f"attn_{i}", f"router_{i}", *map(agent_name, agents)]
+        order.append("head")
+        self.groups = nn.ModuleDict({n: self.groups[n] for n in order})
 
     def param_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -169,8 +179,11 @@ class AgentLM(nn.Module):
             y = torch.zeros_like(hm)
             for j, a in enumerate(agents):
                 y = y + p[:, j : j + 1].to(hm.dtype) * self.agent(a)(hm)
-                mass = float((weight[:, 0] * p[:, j]).detach().sum())
-                self.usage[a] = self.usage.get(a, 0.0) + mass
+                mass = (weight[:, 0] * p[:, j]).detach()
+                self.usage[a] = self.usage.get(a, 0.0) + float(mass.sum())
+                if self.token_mass is not None:
+                    total = self.token_mass.setdefault(a, h.new_zeros(h.shape[0]).float())
+                    total.index_add_(0, rows, mass.float())
             out = out.index_add(0, rows, (weight.to(y.dtype) * y))
         return out.reshape(shape)
 

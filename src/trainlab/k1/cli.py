@@ -89,6 +89,11 @@ def run_parser() -> Parser:
                    help="steps between group selections (%(default)s)")  # fmt: skip
     p.add_argument("--baselines", type=name_list(BASELINES, True), default=",".join(BASELINES),
                    help="comma-separated, empty for none (%(default)s)")  # fmt: skip
+    p.add_argument("--structure", choices=("on", "off"), default="off",
+                   help="on: add k1_agents and k1_structure (routed agents; grow / prune / "
+                   "merge / reorganize with rollback) to the comparison (%(default)s)")  # fmt: skip
+    p.add_argument("--phase2-after", type=int, default=150,
+                   help="k1_structure: steps before phase 2 (%(default)s)")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--d-model", type=positive_int, default=64,
@@ -125,6 +130,8 @@ def settings_from(args: argparse.Namespace) -> K1Settings:
         refresh_every=args.refresh_every,
         baselines=args.baselines,
         seeds=args.seeds,
+        structure=args.structure == "on",
+        phase2_after=args.phase2_after,
         batch_size=args.batch_size,
         d_model=args.d_model,
         output_dir=args.output_dir,

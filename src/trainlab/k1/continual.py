@@ -5,6 +5,9 @@ Methods (all with the same model init, batches, optimizer and step budget per se
   dense   every group every step
   ewc     dense + online EWC penalty (Kirkpatrick et al. 2017; Fisher summed over domains)
   replay  dense + a small buffer of windows from earlier domains mixed into each batch
+With `--structure on` (agents.py, structure.py), two more, on the routed-agent model:
+  k1_agents     K-1 sparse updates on the agent model, fixed tree (phase 1 throughout)
+  k1_structure  the same, plus structural steps between chunks (phase 2 from phase2_after)
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ from typing import Any
 
 import torch
 
+from trainlab.k1.agents import AgentConfig, AgentLM
 from trainlab.k1.data import random_windows
 from trainlab.k1.model import ModelConfig, ModularLM
 from trainlab.k1.sparse import SparseConfig, SparseUpdater
+from trainlab.k1.structure import StructureConfig, StructureController
 from trainlab.runstore import atomic_write_bytes
 
 METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")
 BASELINES: tuple[str, ...] = METHODS[1:]
+STRUCTURE_METHODS: tuple[str, ...] = ("k1_structure", "k1_agents")
+SPARSE_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class LearnerConfig:
     replay_per_domain: int = 64
     replay_mix: float = 0.25
     amp: bool = True
+    agents: AgentConfig = field(default_factory=AgentConfig)
+    structure: StructureConfig = field(default_factory=StructureConfig)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -130,12 +139,20 @@ class Learner:
     """Model + updater + method extras; everything needed to resume lives in `save`."""
 
     def __init__(self, method: str, cfg: LearnerConfig, seed: int, device: torch.device) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        if method not in METHODS + STRUCTURE_METHODS:
+            known = ", ".join(METHODS + STRUCTURE_METHODS)
+            raise ValueError(f"unknown method {method!r}; choose from {known}")
         self.method, self.cfg, self.device = method, cfg, device
         torch.manual_seed(seed)
-        self.model = ModularLM(cfg.model).to(device)
-        fraction = cfg.sparse.update_fraction if method == "k1" else 1.0
+        self.model: ModularLM | AgentLM
+        if method in STRUCTURE_METHODS:
+            self.model = AgentLM(cfg.model, cfg.agents).to(device)
+        else:
+            self.model = ModularLM(cfg.model).to(device)
+        self.controller = (
+            StructureController(cfg.structure, cfg.sparse.lr) if method == "k1_structure" else None
+        )
+        fraction = cfg.sparse.update_fraction if method in SPARSE_METHODS else 1.0
         sparse_cfg = SparseConfig(**{**cfg.sparse.__dict__, "update_fraction": fraction})
         self.updater = SparseUpdater(dict(self.model.groups.items()), sparse_cfg)
         self.ewc = EWC(cfg.ewc_lambda) if method == "ewc" else None
@@ -169,6 +186,8 @@ class Learner:
             loss = self.model.loss(batch)
         task_loss = float(loss.detach())
         penalty = self.ewc.penalty(self.model) if self.ewc is not None else None
+        if isinstance(self.model, AgentLM):
+            penalty = self.model.training_aux()  # routing load balance
         total = loss if penalty is None else loss + penalty
         self.scaler.scale(total).backward()
         return task_loss, self.updater.step(task_loss, self.scaler)
@@ -243,12 +262,21 @@ class Learner:
             "batch_size": self.batch_size,
             "scaler": self.scaler.state_dict(),
         }
+        if isinstance(self.model, AgentLM):
+            state["structure"] = self.model.structure()
+        if self.controller is not None:
+            state["controller"] = self.controller.state_dict()
         save_torch(path, state)
 
     def load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)
+        if isinstance(self.model, AgentLM):  # rebuild the saved tree, then its optimizers
+            self.model.apply_structure(state["structure"])
+            self.updater = SparseUpdater(dict(self.model.groups.items()), self.updater.cfg)
         self.model.load_state_dict(state["model"])
         self.updater.load_state_dict(state["updater"])
+        if self.controller is not None:
+            self.controller.load_state_dict(state["controller"])
         if self.ewc is not None:
             self.ewc.load_state_dict(state["ewc"])
         if self.replay is not None:
@@ -264,13 +292,22 @@ def save_torch(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_model(path: Path, model: ModularLM) -> None:
-    """Weights and config only: what `k1 generate` needs."""
-    save_torch(path, {"model_config": model.cfg.to_dict(), "model": model.state_dict()})
+def save_model(path: Path, model: ModularLM | AgentLM) -> None:
+    """Weights and config only (and the agent tree): what `k1 generate` needs."""
+    state: dict[str, Any] = {"model_config": model.cfg.to_dict(), "model": model.state_dict()}
+    if isinstance(model, AgentLM):
+        state["agents"], state["structure"] = model.acfg.to_dict(), model.structure()
+    save_torch(path, state)
 
 
-def load_model(path: Path, device: torch.device) -> ModularLM:
+def load_model(path: Path, device: torch.device) -> ModularLM | AgentLM:
     state = torch.load(path, map_location=device, weights_only=False)
-    model = ModularLM(ModelConfig(**state["model_config"])).to(device)
+    cfg = ModelConfig(**state["model_config"])
+    model: ModularLM | AgentLM
+    if "structure" in state:
+        model = AgentLM(cfg, AgentConfig(**state["agents"])).to(device)
+        model.apply_structure(state["structure"])
+    else:
+        model = ModularLM(cfg).to(device)
     model.load_state_dict(state["model"])
     return model

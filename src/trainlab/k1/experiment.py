@@ -16,7 +16,14 @@ from typing import Any
 
 import torch
 
-from trainlab.k1.continual import Learner, load_model, resolve_device, save_model
+from trainlab.k1.agents import AgentLM
+from trainlab.k1.continual import (
+    STRUCTURE_METHODS,
+    Learner,
+    load_model,
+    resolve_device,
+    save_model,
+)
 from trainlab.k1.data import (
     decode,
     encode,
@@ -30,6 +37,8 @@ from trainlab.k1.settings import K1Settings
 from trainlab.runstore import read_json, write_json
 
 CURVE_POINTS = 25  # per chunk: train loss is stored as this many bin means at most
+HOLDOUT_FRACTION = 0.05  # structure methods: tail of each train split, never trained on
+HOLDOUT_WINDOWS = 16  # held-out windows per seen domain for structural validation
 
 Job = dict[str, Any]  # {"method": str, "seed": int}
 DataPaths = dict[str, dict[str, str]]  # domain -> {"train": path, "val": path}
@@ -114,7 +123,10 @@ def train_chunk(
     learner = _learner(settings, job, ckpt)
     domain = settings.domains[domain_index]
     steps = min(settings.chunk_steps, settings.steps_per_domain - start)
-    stats = learner.train(load_tokens(data[domain]["train"]), steps, on_step)
+    tokens = load_tokens(data[domain]["train"])
+    if job["method"] in STRUCTURE_METHODS:
+        tokens = split_holdout(tokens)[0]
+    stats = learner.train(tokens, steps, on_step)
     val = {d: round(learner.evaluate(w), 5) for d, w in _val_windows(settings, data).items()}
     record = {
         **job,
@@ -133,7 +145,66 @@ def train_chunk(
         "batch_size": learner.batch_size,
         "trust": {n: round(t, 4) for n, t in learner.updater.trust.items()},
     }
+    if isinstance(learner.model, AgentLM):
+        record["param_count"] = learner.model.param_count()
     name = f"state-d{domain_index}-step{start + steps:06d}.pt"
+    return record, _commit(learner, job_dir(run_dir, job), name, ckpt)
+
+
+def split_holdout(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train part, held-out tail): structural decisions never see the report's val split."""
+    cut = len(tokens) - max(1, int(len(tokens) * HOLDOUT_FRACTION))
+    return tokens[:cut], tokens[cut:]
+
+
+def holdout_windows(settings: K1Settings, data: DataPaths, domain_index: int):
+    """Held-out windows of the domains seen so far, the current domain last."""
+    seen = [*settings.domains[:domain_index], settings.domains[domain_index]]
+    length = settings.seq_len + 1
+    return {
+        d: eval_windows(split_holdout(load_tokens(data[d]["train"]))[1], length, HOLDOUT_WINDOWS)
+        for d in seen
+    }
+
+
+def structure_step(
+    settings: K1Settings,
+    run_dir: Path,
+    data: DataPaths,
+    job: Job,
+    domain_index: int,
+    step: int,
+    ckpt: str,
+) -> tuple[dict[str, Any], str]:
+    """The structural step between chunks (k1_structure): operations, tuning, diagnostics."""
+    learner = _learner(settings, job, ckpt)
+    assert learner.controller is not None and isinstance(learner.model, AgentLM)
+    domain = settings.domains[domain_index]
+    total = domain_index * settings.steps_per_domain + step
+    holdout = {
+        d: w.to(learner.device) for d, w in holdout_windows(settings, data, domain_index).items()
+    }
+    events, notes = learner.controller.step(learner, domain, holdout, learner.evaluate, total)
+    model = learner.model
+    record = {
+        **job,
+        "domain": domain,
+        "domain_index": domain_index,
+        "step": step,
+        "total_steps": total,
+        "phase": learner.controller.phase,
+        "events": events,
+        "diagnostics": notes,
+        "tree": model.structure()["tree"],
+        "param_count": model.param_count(),
+        "lr": learner.updater.lr,
+        "thresholds": learner.controller.history[-1]["thresholds"],
+        "val_holdout": learner.controller.history[-1]["val_all"],
+        "agent_trust": {
+            str(a): round(learner.updater.trust[f"agent_{a}"], 4) for a in model.agent_ids()
+        },
+    }
+    name = f"state-d{domain_index}-step{step:06d}-s.pt"
     return record, _commit(learner, job_dir(run_dir, job), name, ckpt)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,13 @@ def run_result(settings: K1Settings, chunks: list[Record], evals: list[Record], 
     r = [[row["losses"][d] for d in settings.domains] for row in rows]
     mine = _of(chunks, method, seed)
     steps = sum(c["end"] - c["start"] for c in mine)
-    groups = list(mine[0]["updates"]) if mine else []
+    groups = list(dict.fromkeys(g for c in mine for g in c["updates"]))  # agents may change
     by_domain = {
-        d: {g: sum(c["updates"][g] for c in mine if c["domain"] == d) for g in groups}
+        d: {g: sum(c["updates"].get(g, 0) for c in mine if c["domain"] == d) for g in groups}
         for d in settings.domains
     }
+    group_steps = sum((c["end"] - c["start"]) * len(c["updates"]) for c in mine)
+    param_steps = sum((c["end"] - c["start"]) * c["total_params"] for c in mine)
     updates = sum(sum(c["updates"].values()) for c in mine)
     peaks = [c["peak_memory_mb"] for c in mine if c["peak_memory_mb"] is not None]
     return {
@@ -51,17 +54,16 @@ def run_result(settings: K1Settings, chunks: list[Record], evals: list[Record], 
             d: sum(c["seconds"] for c in mine if c["domain"] == d) for d in settings.domains
         },
         "steps": steps,
-        "update_fraction_groups": updates / (steps * len(groups)) if steps else 0.0,
+        "update_fraction_groups": updates / group_steps if steps else 0.0,
         "update_fraction_params": (
-            sum(c["updated_params"] for c in mine) / (steps * mine[0]["total_params"])
-            if steps
-            else 0.0
+            sum(c["updated_params"] for c in mine) / param_steps if steps else 0.0
         ),
         "updates_by_domain": by_domain,
         "peak_memory_mb": max(peaks) if peaks else None,
         "oom_events": [e for c in mine for e in c["oom_events"]],
         "final_batch_size": mine[-1]["batch_size"] if mine else None,
         "final_trust": mine[-1]["trust"] if mine else {},
+        "param_count": mine[-1]["total_params"] if mine else 0,
     }
 
 
@@ -79,6 +81,7 @@ def summarize_methods(runs: list[Record]) -> dict[str, dict[str, Any]]:
             "train_seconds": [r["train_seconds"] for r in mine],
             "update_fraction_params": [r["update_fraction_params"] for r in mine],
             "update_fraction_groups": [r["update_fraction_groups"] for r in mine],
+            "param_count": [r["param_count"] for r in mine],
         }
         if len(mine[0]["R_ppl"]) > 1:
             values["first_domain_ppl_after_2"] = [r["R_ppl"][1][0] for r in mine]
@@ -200,14 +203,14 @@ def markdown(res: dict[str, Any]) -> str:
         "### All methods",
         "",
         "| Method | Final avg ppl | BWT (loss) | Mean forgetting (loss) | Param updates | "
-        "Train time (s) |",
-        "|---|---|---|---|---|---|",
+        "Train time (s) | Params (final) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for method, st in s.items():
         lines.append(
             f"| {method} | {_pm(st['final_avg_ppl'])} | {_pm(st['bwt'])} | "
             f"{_pm(st['mean_forgetting'])} | {_pm(st['update_fraction_params'], '{:.1%}')} | "
-            f"{_pm(st['train_seconds'], '{:.1f}')} |"
+            f"{_pm(st['train_seconds'], '{:.1f}')} | {_pm(st['param_count'], '{:,.0f}')} |"
         )
     lines += ["", f"**Goal** ({goal['criterion']}): "]
     if goal["met"] is None:
@@ -219,7 +222,31 @@ def markdown(res: dict[str, Any]) -> str:
             f"{goal['final_avg_ppl_change_vs_dense']:+.1%} → **{verdict}**."
         )
     lines += ["", "Plots: r_heatmaps.png, loss_curves.png, group_updates.png", ""]
+    if res.get("structure_summary"):
+        lines += structure_markdown(res)
     return "\n".join(lines)
+
+
+def structure_markdown(res: dict[str, Any]) -> list[str]:
+    """K-1 structure: operations per seed (accepted / rolled back) and the last diagnostics."""
+    lines = [
+        "### K-1 structure (k1_structure)",
+        "",
+        "k1_agents = the same routed-agent model with a fixed tree; k1_structure adds the "
+        "structural steps. Both train on 95 % of each train split (the tail is the held-out "
+        "data for structural validation).",
+        "",
+        "| Seed | Operation | Accepted | Rolled back |",
+        "|---|---|---|---|",
+    ]
+    for seed, ops in res["structure_summary"].items():
+        for op, c in ops["ops"].items():
+            lines.append(f"| {seed} | {op} | {c['accepted']} | {c['rolled_back']} |")
+    for seed, ops in res["structure_summary"].items():
+        lines += ["", f"Seed {seed}: final agents {ops['agents']}, lr {ops['lr']:.2e}; "
+                  "last diagnostics: " + ("; ".join(ops["diagnostics"]) or "none")]  # fmt: skip
+    lines += ["", "Outputs: structure_events.jsonl, trust.png, agent_tree_<domain>.png", ""]
+    return lines
 
 
 # --- plots --------------------------------------------------------------------------------
@@ -293,7 +320,10 @@ def write_report(
     jobs: list[Record],
     extra: dict[str, Any],
 ) -> dict[str, str]:
+    steps = extra.pop("structure", [])
     res = build_results(settings, chunks, evals, jobs, extra)
+    if steps:
+        res["structure_summary"] = structure_summary(steps)
     paths = {
         "results_json": run_dir / "results.json",
         "results_md": run_dir / "results.md",
@@ -306,4 +336,110 @@ def write_report(
     plot_heatmaps(res, paths["r_heatmaps"])
     plot_curves(res, chunks, paths["loss_curves"])
     plot_group_updates(res, paths["group_updates"])
+    if steps:
+        paths.update(write_structure_outputs(run_dir, settings, steps))
     return {k: str(v) for k, v in paths.items()}
+
+
+# --- structure outputs ---------------------------------------------------------------------
+
+
+def structure_summary(steps: list[Record]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for seed in dict.fromkeys(r["seed"] for r in steps):
+        mine = [r for r in steps if r["seed"] == seed]
+        ops: dict[str, dict[str, int]] = {}
+        for e in (e for r in mine for e in r["events"]):
+            c = ops.setdefault(e["op"], {"accepted": 0, "rolled_back": 0})
+            c["rolled_back" if e.get("rolled_back") else "accepted"] += 1
+        last = mine[-1]
+        out[str(seed)] = {
+            "ops": ops,
+            "agents": sum(len(m) for layer in last["tree"] for m in layer),
+            "lr": last["lr"],
+            "thresholds": last["thresholds"],
+            "diagnostics": last["diagnostics"],
+        }
+    return out
+
+
+def write_structure_outputs(
+    run_dir: Path, settings: K1Settings, steps: list[Record]
+) -> dict[str, Path]:
+    """The event log (JSONL), trust over time, and one agent-tree diagram per domain."""
+    paths: dict[str, Path] = {"structure_events": run_dir / "structure_events.jsonl"}
+    lines = [
+        json.dumps({"seed": r["seed"], **e}) for r in steps for e in r["events"]
+    ]  # fmt: skip
+    atomic_write_bytes(paths["structure_events"], ("\n".join(lines) + "\n").encode())
+    seed = steps[0]["seed"]
+    mine = [r for r in steps if r["seed"] == seed]
+    paths["trust"] = run_dir / "trust.png"
+    plot_trust(mine, settings, paths["trust"])
+    for d in settings.domains:
+        ends = [r for r in mine if r["domain"] == d]
+        if ends:
+            key = f"agent_tree_{d}"
+            paths[key] = run_dir / f"{key}.png"
+            plot_tree(ends, paths[key], f"seed {seed}, after {d}")
+    return paths
+
+
+def plot_trust(steps: list[Record], settings: K1Settings, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    agents = sorted({int(a) for r in steps for a in r["agent_trust"]})
+    for a in agents:
+        pts = [(r["total_steps"], r["agent_trust"][str(a)]) for r in steps
+               if str(a) in r["agent_trust"]]  # fmt: skip
+        ax.plot(*zip(*pts, strict=True), lw=0.9, marker=".", ms=3, label=f"agent {a}")
+    for k in range(1, len(settings.domains)):
+        ax.axvline(k * settings.steps_per_domain, color="grey", lw=0.8, ls="--")
+    ax.set(title="Agent trust over time (k1_structure)", xlabel="step", ylabel="trust")
+    if len(agents) <= 24:
+        ax.legend(fontsize=5, ncol=4)
+    _save(fig, path)
+
+
+def plot_tree(steps: list[Record], path: Path, title: str) -> None:
+    """Root → managers → agents per layer at the end of a domain; colours: how each agent
+    came or went during this domain (grown, merged into, reorganised; pruned / absorbed
+    agents are drawn crossed out next to their manager)."""
+    last = steps[-1]
+    events = [e for r in steps for e in r["events"] if not e.get("rolled_back")]
+    grown = {e["agent"] for e in events if e["op"] == "grow"}
+    merged = {e["agent"] for e in events if e["op"] == "merge"}
+    moved = {e["agent"] for e in events if e["op"] == "reorganize"}
+    gone = [(e["layer"], e["manager"], e.get("absorbed", e["agent"]), e["op"])
+            for e in events if e["op"] in ("prune", "merge")]  # fmt: skip
+    tree = last["tree"]
+    width = max(sum(max(1, len(m)) for m in layer) for layer in tree) + 4
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * width), 1.6 + 1.7 * len(tree)))
+    colours = {"grow": "tab:green", "merge": "tab:purple", "reorganize": "tab:orange"}
+    for i, layer in enumerate(tree):
+        y = -3 * i
+        ax.text(-1.5, y, f"layer {i}\nroot", ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "lightgrey"})  # fmt: skip
+        x = 0.0
+        for m, agents in enumerate(layer):
+            dead = [g for g in gone if g[0] == i and g[1] == m]
+            span = max(1, len(agents) + len(dead))
+            mx = x + (span - 1) / 2
+            ax.plot([-1.5, mx], [y, y - 1], color="grey", lw=0.6)
+            ax.text(mx, y - 1, f"M{m}", ha="center", va="center", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "lightblue"})  # fmt: skip
+            for j, a in enumerate(agents):
+                op = "grow" if a in grown else "merge" if a in merged else (
+                    "reorganize" if a in moved else None)  # fmt: skip
+                ax.plot([mx, x + j], [y - 1, y - 2], color="grey", lw=0.6)
+                ax.text(x + j, y - 2, str(a), ha="center", va="center", fontsize=7,
+                        bbox={"boxstyle": "circle", "fc": colours.get(op, "white")})  # fmt: skip
+            for j, (_l, _m, a, _op) in enumerate(dead):
+                ax.text(x + len(agents) + j, y - 2, f"{a}×", ha="center", va="center",
+                        fontsize=7, color="red")  # fmt: skip
+            x += span + 0.5
+    ax.set_xlim(-2.5, width)
+    ax.set_ylim(-3 * len(tree) + 0.3, 0.8)
+    ax.axis("off")
+    ax.set_title(f"Agent tree, {title}: green grown, purple merged into, orange moved, "
+                 "red × pruned/absorbed", fontsize=8)  # fmt: skip
+    _save(fig, path)

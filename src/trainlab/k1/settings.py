@@ -7,10 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from trainlab.k1.continual import BASELINES, LearnerConfig
+from trainlab.k1.agents import AgentConfig
+from trainlab.k1.continual import BASELINES, STRUCTURE_METHODS, LearnerConfig
 from trainlab.k1.data import DOMAINS
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
+from trainlab.k1.structure import StructureConfig
 
 
 class K1Settings(BaseModel):
@@ -41,6 +43,13 @@ class K1Settings(BaseModel):
     replay_per_domain: int = Field(64, ge=1)
     replay_mix: float = Field(0.25, ge=0.0, le=1.0)
     output_dir: Path = Path("runs")
+    # --structure on: agent model (agents.py) and structural steps (structure.py)
+    structure: bool = False
+    managers: int = Field(4, ge=1)
+    agents_per_manager: int = Field(2, ge=1)
+    top_managers: int = Field(2, ge=1)
+    phase2_after: int = Field(150, ge=0)
+    structure_tolerance: float = Field(0.01, ge=0.0)
 
     @field_validator("domains")
     @classmethod
@@ -62,7 +71,7 @@ class K1Settings(BaseModel):
 
     @property
     def methods(self) -> list[str]:
-        return ["k1", *self.baselines]
+        return ["k1", *(STRUCTURE_METHODS if self.structure else ()), *self.baselines]
 
     @property
     def seed_list(self) -> list[int]:
@@ -87,4 +96,17 @@ class K1Settings(BaseModel):
             replay_per_domain=self.replay_per_domain,
             replay_mix=self.replay_mix,
             amp=self.amp,
+            agents=AgentConfig(
+                managers=self.managers,
+                agents_per_manager=self.agents_per_manager,
+                # per token top_managers x agents_per_manager agents: as many hidden units
+                # as the dense model's feed-forward block (4 d_model)
+                agent_hidden=max(
+                    1, 4 * self.d_model // (self.top_managers * self.agents_per_manager)
+                ),
+                top_managers=self.top_managers,
+            ),
+            structure=StructureConfig(
+                phase2_after=self.phase2_after, tolerance=self.structure_tolerance
+            ),
         )

@@ -130,13 +130,15 @@ class SparseUpdater:
         return self.last_updated
 
     def add_group(self, name: str, module: nn.Module) -> None:
-        """A new group (a grown agent): fresh Adam, neutral trust, due for selection."""
+        """A new group (a grown agent): fresh Adam, neutral trust; it is updated (if it gets
+        gradients) until the next refresh, so it gets a chance to earn its selection."""
         self.params[name] = list(module.parameters())
         self.names.append(name)
         self.sizes[name] = sum(p.numel() for p in self.params[name])
         self.optims[name] = torch.optim.Adam(self.params[name], lr=self.lr)
         self.trust[name] = 1.0
         self.staleness[name] = 0
+        self.selected.append(name)
         self._resize()
 
     def remove_group(self, name: str) -> None:
@@ -154,7 +156,9 @@ class SparseUpdater:
 
     @property
     def lr(self) -> float:
-        return next(iter(self.optims.values())).param_groups[0]["lr"] if self.optims else self.cfg.lr
+        return (
+            next(iter(self.optims.values())).param_groups[0]["lr"] if self.optims else self.cfg.lr
+        )
 
     def set_lr(self, lr: float) -> None:
         for opt in self.optims.values():

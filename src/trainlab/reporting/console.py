@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -42,7 +43,7 @@ class RichLabDisplay:
         self.progress.update(
             self.round_task,
             description=f"round {round_}/{self.rounds} · {name:<12}",
-            completed=round_ - 1,
+            completed=max(round_ - 1, self.progress.tasks[self.round_task].completed),
         )
 
     def epoch(self, row: Mapping[str, Any]) -> None:
@@ -54,28 +55,34 @@ class RichLabDisplay:
             f"{row['images_per_sec']:.0f} img/s",
         )
 
-    def trial_done(self, summary: TrialSummary) -> None:
+    def trial_done(self, round_: int, summary: TrialSummary) -> None:
         if summary.status == "complete" and summary.best_val_acc is not None:
             self.best = max(self.best or 0.0, summary.best_val_acc)
-        self.progress.update(self.round_task, advance=1, info=self._best_text())
+        self.progress.update(self.round_task, completed=round_, info=self._best_text())
         self.progress.reset(self.epoch_task, total=None, info=f"last trial: {summary.status}")
 
 
 def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
     """The final table of trials, the best one marked with a star."""
-    table = Table(title="Trials")
-    for column in ("", "round", "opt", "lr", "batch", "wd", "ls", "status", "val", "test", "s"):
-        table.add_column(column, justify="right")
+    table = Table(
+        title="Trials",
+        caption="★ best validation accuracy   ↓ batch stepped down after out-of-memory",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        show_edge=False,
+    )
+    for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "val acc", "test acc", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
             "★" if row["round"] == best_round else "",
             str(row["round"]),
             row["optimizer"],
             f"{row['learning_rate']:.3g}",
-            str(row["train_batch_size"]),
+            f"{row['train_batch_size']}{'↓' if row['oom_adjusted'] else ''}",
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
-            row["status"] + (" (oom)" if row["oom_adjusted"] else ""),
+            row["status"],
             _fmt(row["best_val_acc"]),
             _fmt(row["test_acc"]),
             f"{row['seconds']:.0f}",

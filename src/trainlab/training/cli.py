@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -16,6 +15,7 @@ from trainlab.cli_options import (
     add_data_options,
     add_train_options,
     data_settings_from,
+    one_line_error,
     train_settings_from,
 )
 from trainlab.runstore import new_run_dir, write_json
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         resolve_device(settings.device)
         data = load_splits(data_settings, settings.seed)
     except (ValueError, DataUnavailableError) as exc:
-        print(f"error: {_message(exc)}", file=sys.stderr)
+        print(f"error: {one_line_error(exc, FLAGS)}", file=sys.stderr)
         return 2
 
     run_dir = new_run_dir(args.output_dir)
@@ -126,18 +126,6 @@ def _progress(epochs: int) -> Iterator[Callable[[dict], None]]:
             )
 
         yield update
-
-
-def _message(exc: Exception) -> str:
-    """One line: for validation errors, each bad field named by its flag."""
-    if not isinstance(exc, ValidationError):
-        return " ".join(str(exc).split())
-    parts = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{FLAGS.get(field, field)}: {message}")
-    return "; ".join(parts)
 
 
 def _fmt(value: float | None) -> str:

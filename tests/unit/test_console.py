@@ -1,0 +1,60 @@
+"""The lab's terminal output: live progress reaches the end; the final table marks the best."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from trainlab.reporting.console import RichLabDisplay, trials_table
+from trainlab.space import HParams
+from trainlab.state import TrialSummary
+
+HP = HParams(
+    optimizer="adam",
+    learning_rate=0.00393,
+    train_batch_size=32,
+    weight_decay=0.000138,
+    label_smoothing=0.134,
+)
+
+
+def summary(acc: float) -> TrialSummary:
+    return TrialSummary(
+        status="complete",
+        best_val_acc=acc,
+        requested_hparams=HP,
+        effective_hparams=HP,
+        val_and_test_same_dataset=True,
+        seed=0,
+        device="cpu",
+        seconds=1.0,
+        trial_dir="x",
+    )
+
+
+def test_round_bar_is_full_after_the_last_round_and_tracks_the_best():
+    display = RichLabDisplay(Console(file=None, width=80, quiet=True), rounds=2)
+    for round_, acc in ((1, 0.5), (2, 0.75)):
+        for phase in ("consultant_a", "executor"):
+            display.phase(round_, phase)
+        display.trial_done(round_, summary(acc))
+        display.phase(round_, "researcher")
+    assert display.progress.tasks[display.round_task].completed == 2
+    assert display.best == 0.75
+
+
+def test_trials_table_fits_80_columns_and_marks_the_best_round():
+    row = {
+        **HP.model_dump(),
+        "status": "complete",
+        "best_val_acc": 0.9,
+        "test_acc": None,
+        "oom_adjusted": True,
+        "seconds": 12.0,
+    }
+    console = Console(width=80, record=True)
+    console.print(trials_table([{**row, "round": 1}, {**row, "round": 2}], best_round=2))
+    text = console.export_text()
+    assert "…" not in text
+    best_line = next(line for line in text.splitlines() if "★" in line)
+    assert best_line.split()[1] == "2"
+    assert best_line.split()[4] == "32↓" and "—" in best_line
