@@ -71,7 +71,7 @@ class HPONodes:
     def analyst(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
-        analysis = lab.analyze_trial(self.runtime, summary, state["round"])
+        analysis = lab.analyze_trial(self.runtime, Path(state["run_dir"]), summary, state["round"])
         return {"analyses": [analysis.model_dump(mode="json")]}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:

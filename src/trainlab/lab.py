@@ -85,7 +85,7 @@ def execute_trial(runtime: LabRuntime, run_dir: Path, final: FinalConfig) -> Tri
         final.hparams,
         settings.train,
         data,
-        trial_dir(run_dir, final.round),
+        trial_dir(run_dir.resolve(), final.round),  # absolute: resume may run from elsewhere
         on_epoch=runtime.display.epoch,
     )
     runtime.display.trial_done(final.round, summary)
@@ -100,8 +100,10 @@ def read_epoch_rows(folder: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def analyze_trial(runtime: LabRuntime, summary: TrialSummary, round_: int) -> Analysis:
-    folder = Path(summary.trial_dir)
+def analyze_trial(
+    runtime: LabRuntime, run_dir: Path, summary: TrialSummary, round_: int
+) -> Analysis:
+    folder = trial_dir(run_dir, round_)  # not summary.trial_dir: the run folder may have moved
     analysis = runtime.advisors.analyst.analyze(round_, summary, read_epoch_rows(folder))
     write_json(folder / "analysis.json", analysis.model_dump(mode="json"))
     return analysis

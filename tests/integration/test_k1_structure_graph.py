@@ -85,6 +85,8 @@ def test_structure_run_logs_events_and_writes_outputs(clean_run: tuple[Path, dic
     assert results["structure_summary"]["0"]["agents"] == sum(
         len(m) for layer in steps[-1]["tree"] for m in layer
     )
+    run = next(r for r in results["runs"] if r["method"] == "k1_structure")
+    assert run["param_count"] == steps[-1]["param_count"]  # the evaluated model's size
     md = (run_dir / "results.md").read_text()
     assert "### K-1 structure" in md and "| k1_structure |" in md and "Params (final)" in md
 

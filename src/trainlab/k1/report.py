@@ -27,8 +27,15 @@ def _of(records: list[Record], method: str, seed: int) -> list[Record]:
     return [r for r in records if r["method"] == method and r["seed"] == seed]
 
 
-def run_result(settings: K1Settings, chunks: list[Record], evals: list[Record], job: Record):
-    """Everything measured for one (method, seed): R, metrics, time, update fractions."""
+def run_result(
+    settings: K1Settings,
+    chunks: list[Record],
+    evals: list[Record],
+    job: Record,
+    structure: list[Record] | None = None,
+):
+    """Everything measured for one (method, seed): R, metrics, time, update fractions.
+    `structure`: the structural-step records; the last one holds the evaluated model's size."""
     method, seed = job["method"], job["seed"]
     rows = sorted(_of(evals, method, seed), key=lambda e: e["after_index"])
     r = [[row["losses"][d] for d in settings.domains] for row in rows]
@@ -63,7 +70,13 @@ def run_result(settings: K1Settings, chunks: list[Record], evals: list[Record], 
         "oom_events": [e for c in mine for e in c["oom_events"]],
         "final_batch_size": mine[-1]["batch_size"] if mine else None,
         "final_trust": mine[-1]["trust"] if mine else {},
-        "param_count": mine[-1]["total_params"] if mine else 0,
+        "param_count": (
+            _of(structure or [], method, seed)[-1]["param_count"]
+            if _of(structure or [], method, seed)
+            else mine[-1]["total_params"]
+            if mine
+            else 0
+        ),
     }
 
 
@@ -110,8 +123,9 @@ def build_results(
     evals: list[Record],
     jobs: list[Record],
     extra: dict[str, Any],
+    structure: list[Record] | None = None,
 ) -> dict[str, Any]:
-    runs = [run_result(settings, chunks, evals, job) for job in jobs]
+    runs = [run_result(settings, chunks, evals, job, structure) for job in jobs]
     summary = summarize_methods(runs)
     return {
         "settings": settings.model_dump(mode="json"),
@@ -321,7 +335,7 @@ def write_report(
     extra: dict[str, Any],
 ) -> dict[str, str]:
     steps = extra.pop("structure", [])
-    res = build_results(settings, chunks, evals, jobs, extra)
+    res = build_results(settings, chunks, evals, jobs, extra, steps)
     if steps:
         res["structure_summary"] = structure_summary(steps)
     paths = {
