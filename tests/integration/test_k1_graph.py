@@ -6,32 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from k1_runner import TINY, Crash
+from k1_runner import run_graph as run_k1_graph
 
-from graphs.k1 import build_k1_graph, initial_state, run_config
+from graphs.k1 import build_k1_graph, run_config
 from trainlab.cli import main
-from trainlab.k1.settings import K1Settings
 from trainlab.runstore import open_checkpointer
-
-TINY = K1Settings(
-    domains=("prose", "code"),
-    baselines=("dense",),
-    seeds=1,
-    steps_per_domain=6,
-    chunk_steps=2,
-    refresh_every=2,
-    d_model=16,
-    n_layers=2,
-    n_heads=2,
-    seq_len=32,
-    batch_size=4,
-    max_train_bytes=20_000,
-    max_val_bytes=2_000,
-    eval_windows=4,
-)
-
-
-class Crash(RuntimeError):
-    pass
 
 
 def run_graph(run_dir: Path, crash_after_chunks: int | None = None) -> dict:
@@ -43,12 +23,7 @@ def run_graph(run_dir: Path, crash_after_chunks: int | None = None) -> dict:
             if seen["chunks"] == crash_after_chunks:
                 raise Crash("killed mid-run")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open_checkpointer(run_dir) as saver:
-        graph, _ = build_k1_graph(saver, on_event)
-        config = run_config(run_dir, TINY)
-        start = None if graph.get_state(config).values else initial_state(TINY, run_dir)
-        return graph.invoke(start, config, durability="sync")
+    return run_k1_graph(TINY, run_dir, on_event)
 
 
 @pytest.fixture(scope="module")
