@@ -121,6 +121,7 @@ def test_sigkill_mid_trial_then_resume_gives_exactly_rounds_trials(tmp_path):
         "cpu",
         "--output-dir",
         str(tmp_path),
+        "--draw-graph",
     ]
     proc = subprocess.Popen(
         lab_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -132,6 +133,7 @@ def test_sigkill_mid_trial_then_resume_gives_exactly_rounds_trials(tmp_path):
     first_summary = run_dir / "trial_0" / "summary.json"
     first_mtime = first_summary.stat().st_mtime_ns
     assert not (checkpoint.parent / "summary.json").exists()  # killed in the middle of trial 2
+    assert (run_dir / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # drawn offline
 
     resumed = run_cli("--resume", str(run_dir), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
