@@ -100,7 +100,12 @@ class HPONodes:
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        write_report(Path(state["run_dir"]), trial_rows(finals, trials), state.get("best"))
+        write_report(
+            Path(state["run_dir"]),
+            trial_rows(finals, trials),
+            state.get("best"),
+            state.get("research_proposals", []),
+        )
         return {}
 
     def after_consultation(self, state: HPOState) -> str:

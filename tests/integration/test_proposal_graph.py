@@ -132,3 +132,5 @@ def test_stagnating_lab_asks_once_for_a_validated_proposal(tmp_path, monkeypatch
     experiment = proposal["validation"]["experiment"]
     assert (experiment["dataset"], experiment["seeds"], experiment["epochs"]) == ("synthetic", 2, 2)
     assert experiment["width"] == 4
+    report = (run_dir / "report.md").read_text()
+    assert f"- round 3: {record['title']}" in report and "(proposals/round_3.md)" in report

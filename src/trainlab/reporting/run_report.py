@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,14 @@ def plot_progress(rows: Sequence[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(run_dir: Path, rows: Sequence[dict], best: dict[str, Any] | None) -> Path:
-    """A short Markdown report of the run: the table, the best configuration, the plots."""
+def write_report(
+    run_dir: Path,
+    rows: Sequence[dict],
+    best: dict[str, Any] | None,
+    proposals: Sequence[dict[str, Any]] = (),
+) -> Path:
+    """A short Markdown report of the run: the table, the best configuration, the research
+    proposals that stagnation triggered, the plots."""
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
@@ -120,6 +127,14 @@ def write_report(run_dir: Path, rows: Sequence[dict], best: dict[str, Any] | Non
             f"{best['test_acc']:.4f} (seed {best['seed']}, device {best['device']}"
             + (", validation = test split" if best["val_and_test_same_dataset"] else "")
             + ").",
+        ]
+    if proposals:
+        lines += ["", "## Research proposals (asked for when the lab stagnated)", ""]
+        lines += [
+            f"- round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no '}"
+            f"components) — {p['verdict']} "
+            f"([proposal]({os.path.relpath(p['markdown_path'], run_dir)}))"
+            for p in proposals
         ]
     lines += ["", "![progress](hpo_progress.png)", ""]
     path = run_dir / "report.md"
