@@ -3,6 +3,7 @@ bookkeeping, rollback on a forced validation drop, save/load after a structural 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,72 @@ def test_phase_two_tunes_lr_and_thresholds_from_trends() -> None:
     phase1 = st.StructureController(st.StructureConfig(phase2_after=100), base_lr=1e-3)
     events, _ = phase1.step(learner, "prose", {"prose": windows()}, learner.evaluate, 50)
     assert events == [] and phase1.phase == 1 and learner.updater.lr == pytest.approx(7.35e-4)
+
+
+def test_reorganize_moves_a_misplaced_agent_and_keeps_its_parameters_and_state() -> None:
+    learner = trained_learner()
+    model, updater = learner.model, learner.updater
+    (a0, a1), (stray, mixed), (p0, p1) = model.tree[0]
+    ctl = st.StructureController(st.StructureConfig(), base_lr=updater.lr)
+    code, prose = {"code": 1.0, "prose": 0.0}, {"code": 0.0, "prose": 1.0}
+    ctl.profiles = {a0: code, a1: code, stray: code, mixed: {"code": 0.2, "prose": 1.0},
+                    p0: prose, p1: prose}  # fmt: skip
+    ctl.profiles |= {a: {"code": 0.5, "prose": 0.5} for m in model.tree[1] for a in m}
+    # stray: cosine 0.20 to the rest of its manager, 1.0 to manager 0 (gap 0.80 > margin 0.2;
+    # mixed's best gap, to manager 2, is 0.78); layer 1's flat profiles suggest no move
+    assert ctl._best_move(model) == (stray, 0)
+    ctl.cfg.reorganize_margin = 0.9
+    assert ctl._best_move(model) is None
+    ctl.cfg.reorganize_margin = 0.2
+    opt = updater.optims[agent_name(stray)]
+    for p in model.agent(stray).parameters():  # give the moving agent some Adam state
+        p.grad = torch.full_like(p, 1e-3)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    state = {i: {k: v.clone() for k, v in s.items()} for i, s in opt.state_dict()["state"].items()}
+    weights = {k: v.clone() for k, v in model.agent(stray).state_dict().items()}
+    params, ids, names = model.param_count(), set(model.agent_ids()), list(model.groups)
+    param_ids = set(map(id, model.parameters()))
+    event = st.reorganize(model, stray, 0)
+    assert event["op"] == "reorganize" and (event["manager"], event["to_manager"]) == (1, 0)
+    assert event["params_before"] == event["params_after"] == params == model.param_count()
+    assert model.tree[0] == [[a0, a1, stray], [mixed], [p0, p1]] and model.locate(stray) == (0, 0)
+    assert set(model.agent_ids()) == ids and list(model.groups) == names
+    now = model.agent(stray).state_dict()
+    assert all(torch.equal(now[k], v) for k, v in weights.items())  # moved, not re-initialised
+    assert updater.names == names and updater.total_params == model.param_count()
+    assert optim_param_ids(updater) == set(map(id, model.parameters())) == param_ids
+    after = updater.optims[agent_name(stray)].state_dict()["state"]
+    assert after.keys() == state.keys()
+    assert all(torch.equal(after[i][k], v) for i in state for k, v in state[i].items())
+    assert ctl._best_move(model) is None  # the profile now fits its manager
+    x = windows()
+    model.loss(x).backward()  # the moved agent still gets gate mass, now under manager 0
+    assert model.usage.get(stray, 0.0) > 0
+    assert sum(model.usage_share()[a] for m in model.tree[0] for a in m) == pytest.approx(1.0)
+    learner.train(tokens(), 2)  # still trains after the change
+
+
+def test_rejected_reorganize_is_rolled_back_to_the_old_manager() -> None:
+    learner = trained_learner()
+    tree, aid = learner.model.structure(), learner.model.tree[1][2][0]
+    params = {k: v.clone() for k, v in learner.model.state_dict().items()}
+    losses = iter([1.0, 1.5])  # validation 50 % worse after the move
+    event = st.guarded(
+        learner, lambda: st.reorganize(learner.model, aid, 0), lambda: next(losses), 0.01
+    )
+    assert event["rolled_back"] and event["params_restored"] == event["params_before"]
+    assert learner.model.structure() == tree and learner.model.locate(aid) == (1, 2)
+    now = learner.model.state_dict()
+    assert all(torch.equal(now[k], v) for k, v in params.items())
+    assert optim_param_ids(learner.updater) == set(map(id, learner.model.parameters()))
+
+
+def test_reorganize_refuses_moves_that_would_break_the_tree() -> None:
+    model = trained_learner().model
+    aid = model.tree[0][0][0]
+    tree = copy.deepcopy(model.tree)
+    for target in (0, len(model.tree[0])):
+        with pytest.raises(ValueError, match="cannot move"):
+            st.reorganize(model, aid, target)
+    assert model.tree == tree

@@ -196,8 +196,14 @@ def merge(
 
 
 def reorganize(model: AgentLM, aid: int, target: int) -> Event:
+    """Move agent `aid` to manager `target` of its layer (weights and router unchanged)."""
     before = model.param_count()
     layer, manager = model.locate(aid)
+    managers = model.tree[layer]
+    if not 0 <= target < len(managers) or target == manager:
+        raise ValueError(f"agent {aid} cannot move from manager {manager} to {target}")
+    if len(managers[manager]) < 2:
+        raise ValueError(f"moving agent {aid} would leave manager {manager} empty")
     model.tree[layer][manager].remove(aid)
     model.tree[layer][target].append(aid)
     return _event("reorganize", model, before, agent=aid, layer=layer, manager=manager,
