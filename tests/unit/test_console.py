@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lab_records import trial_summary
 from rich.console import Console
 
 from trainlab.reporting.console import RichLabDisplay, trials_table
@@ -18,17 +19,7 @@ HP = HParams(
 
 
 def summary(acc: float) -> TrialSummary:
-    return TrialSummary(
-        status="complete",
-        best_val_acc=acc,
-        requested_hparams=HP,
-        effective_hparams=HP,
-        val_and_test_same_dataset=True,
-        seed=0,
-        device="cpu",
-        seconds=1.0,
-        trial_dir="x",
-    )
+    return trial_summary(HP, best_val_acc=acc)
 
 
 def test_round_bar_is_full_after_the_last_round_and_tracks_the_best():

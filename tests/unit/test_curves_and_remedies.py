@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from lab_records import trial_summary
 
 from trainlab.analysis.curves import diagnose
 from trainlab.research.knowledge import KNOWLEDGE_BASE, remedies_for
@@ -19,16 +20,7 @@ HP = HParams(
 
 
 def summary(status: str = "complete") -> TrialSummary:
-    return TrialSummary(
-        status=status,
-        requested_hparams=HP,
-        effective_hparams=HP,
-        val_and_test_same_dataset=True,
-        seed=0,
-        device="cpu",
-        seconds=1.0,
-        trial_dir="x",
-    )
+    return trial_summary(HP, status)
 
 
 def rows(train_loss, val_loss, train_acc, val_acc) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from lab_records import trial_summary
 
 from trainlab.agents.base import RoundView, Trial
 from trainlab.agents.offline import (
@@ -15,23 +16,12 @@ from trainlab.agents.offline import (
     offline_advisors,
 )
 from trainlab.space import HParams
-from trainlab.state import FinalConfig, TrialSummary
+from trainlab.state import FinalConfig
 
 
 def make_trial(round_: int, hp: HParams, acc: float, source: str, status="complete") -> Trial:
     final = FinalConfig(round=round_, hparams=hp, source=source, justification="", policy="t")
-    summary = TrialSummary(
-        status=status,
-        best_val_acc=acc,
-        requested_hparams=hp,
-        effective_hparams=hp,
-        val_and_test_same_dataset=True,
-        seed=0,
-        device="cpu",
-        seconds=1.0,
-        trial_dir="x",
-        epochs_run=3,
-    )
+    summary = trial_summary(hp, status, best_val_acc=acc, epochs_run=3)
     return Trial(final, summary)
 
 
