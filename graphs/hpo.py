@@ -39,7 +39,8 @@ class HPONodes:
         self.settings = runtime.settings
 
     def init(self, state: HPOState) -> dict[str, Any]:
-        run_dir = lab.start_run(self.settings, _path(state.get("run_dir")))
+        # The CLI creates the run folder (its checkpoints live there); Studio and notebooks don't.
+        run_dir = _path(state.get("run_dir")) or lab.start_run(self.settings)
         self.runtime.run_dir = run_dir
         return {"run_dir": str(run_dir), "round": 1, "rounds": self.settings.rounds}
 

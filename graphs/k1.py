@@ -56,6 +56,20 @@ def recursion_limit(settings: K1Settings) -> int:
     return 10 + jobs * len(settings.domains) * (2 * chunks + 1)
 
 
+def _position(state: K1State) -> tuple[Any, ...]:
+    """Where the run stands: (settings, run dir, data, job, domain, step, checkpoint)."""
+    job = state["jobs"][state["job"]]
+    return (
+        _settings(state),
+        Path(state["run_dir"]),
+        state["data"],
+        job,
+        state["domain"],
+        state["step"],
+        state["ckpt"],
+    )
+
+
 def build_k1_graph(
     checkpointer: BaseCheckpointSaver | None = None, on_event: Event | None = None
 ) -> tuple[CompiledStateGraph, StateGraph]:
@@ -69,32 +83,15 @@ def build_k1_graph(
         return {"data": data, "jobs": jobs, "job": 0, "domain": 0, "step": 0, "ckpt": None}
 
     def train(state: K1State) -> dict[str, Any]:
-        job = state["jobs"][state["job"]]
         where = {"job": state["job"], "domain": state["domain"]}
         record, ckpt = experiment.train_chunk(
-            _settings(state),
-            Path(state["run_dir"]),
-            state["data"],
-            job,
-            state["domain"],
-            state["step"],
-            state["ckpt"],
-            on_step=lambda loss: emit("step", {**where, "loss": loss}),
+            *_position(state), on_step=lambda loss: emit("step", {**where, "loss": loss})
         )
         emit("chunk", record)
         return {"chunks": [record], "step": record["end"], "ckpt": ckpt}
 
     def structure(state: K1State) -> dict[str, Any]:
-        job = state["jobs"][state["job"]]
-        record, ckpt = experiment.structure_step(
-            _settings(state),
-            Path(state["run_dir"]),
-            state["data"],
-            job,
-            state["domain"],
-            state["step"],
-            state["ckpt"],
-        )
+        record, ckpt = experiment.structure_step(*_position(state))
         emit("structure", record)
         return {"structure": [record], "ckpt": ckpt}
 

@@ -62,10 +62,9 @@ class LabRuntime:
         return runtime
 
 
-def start_run(settings: LabSettings, run_dir: Path | None = None) -> Path:
-    """Create (or reuse) the run folder and record its settings — never any secret."""
-    run_dir = run_dir or new_run_dir(settings.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+def start_run(settings: LabSettings) -> Path:
+    """Create a new run folder and record its settings — never any secret."""
+    run_dir = new_run_dir(settings.output_dir)
     write_json(run_dir / "config.json", settings.model_dump(mode="json"))
     return run_dir
 
