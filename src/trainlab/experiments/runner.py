@@ -37,8 +37,9 @@ from trainlab.experiments.plots import save_plots
 from trainlab.experiments.stats import Comparison, Verdict, compare
 from trainlab.runstore import read_json, write_json
 from trainlab.space import HParams
+from trainlab.training.artifacts import METRICS_CSV
 from trainlab.training.data import ImageSplits, load_splits
-from trainlab.training.trainer import METRICS_CSV, TrialComponents, run_trial
+from trainlab.training.trainer import TrialComponents, run_trial
 
 RECORD = "record.json"
 RESULT = "experiment.json"
