@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay, amp_dtype
+from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
+from trainlab.training.device import amp_dtype
 
 CFG = LearnerConfig(
     model=ModelConfig(d_model=16, n_layers=2, n_heads=2, d_ff=32, seq_len=16),
