@@ -6,19 +6,15 @@ Numbers are plain floats/ints here (not `space.HParams`): out-of-range values mu
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from trainlab import space
 
-
-class HParamsOut(BaseModel):
-    """A point of the search space as the model writes it."""
-
-    optimizer: str = Field(description=f"one of {', '.join(space.OPTIMIZERS)}")
-    learning_rate: float
-    train_batch_size: int = Field(description=f"one of {list(space.BATCH_SIZES)}")
-    weight_decay: float
-    label_smoothing: float
+HParamsOut = create_model(
+    "HParamsOut",
+    __doc__="A point of the search space as the model writes it (fields from `space.SPACE`).",
+    **space.answer_fields(),
+)
 
 
 class ProposalOut(HParamsOut):
