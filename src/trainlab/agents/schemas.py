@@ -6,9 +6,18 @@ Numbers are plain floats/ints here (not `space.HParams`): out-of-range values mu
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field, create_model
 
 from trainlab import space
+from trainlab.agents.llm import InvalidAnswer
+
+PLACEHOLDER = re.compile(
+    r"\s*(|\.\.\.|…|<[^>]*>|\{[^}]*\}|\[[^\]]*\]|tbd|todo|n/?a|none|null|string|placeholder"
+    r"|x{3,}|your .* here)\s*",
+    re.IGNORECASE,
+)
 
 HParamsOut = create_model(
     "HParamsOut",
@@ -54,3 +63,10 @@ class RemediesOut(BaseModel):
     """The researcher's remedies, each backed by one of the numbered search results."""
 
     remedies: list[RemedyOut]
+
+
+def require_text(text: str, field: str) -> str:
+    """The answer's text, stripped; an empty or placeholder text is an InvalidAnswer."""
+    if PLACEHOLDER.fullmatch(text):
+        raise InvalidAnswer(f"{field} is empty or a placeholder ({text!r})")
+    return text.strip()
