@@ -38,6 +38,7 @@ class Dimension:
     log: bool = False
     step: float | None = None  # perturb: σ of the log-factor (log), ± step (float), ×/÷ factor
     # (int_choice); None: never perturbed
+    short: str = ""  # label in one-line summaries ("lr=0.05"); "" shows the bare value
 
     @property
     def type(self) -> type:
@@ -66,6 +67,7 @@ SPACE: tuple[Dimension, ...] = (
         "peak learning rate of the schedule",
         "--lr",
         0.05,
+        short="lr",
         bounds=(1e-4, 1e-1),
         log=True,
         step=0.6,
@@ -76,6 +78,7 @@ SPACE: tuple[Dimension, ...] = (
         "training examples per step",
         "--batch-size",
         128,
+        short="bs",
         choices=(32, 64, 128, 256, 512),
         step=2.0,
     ),
@@ -85,6 +88,7 @@ SPACE: tuple[Dimension, ...] = (
         "weight decay (decoupled for adam)",
         "--weight-decay",
         5e-4,
+        short="wd",
         bounds=(1e-5, 1e-1),
         log=True,
         step=0.6,
@@ -95,6 +99,7 @@ SPACE: tuple[Dimension, ...] = (
         "label smoothing of the cross-entropy loss",
         "--label-smoothing",
         0.1,
+        short="ls",
         bounds=(0.0, 0.2),
         step=0.05,
     ),
@@ -145,10 +150,13 @@ class HParams(BaseModel):
         return tuple(_round_sig(v) if isinstance(v, float) else v for v in values)
 
     def brief(self) -> str:
-        return (
-            f"{self.optimizer} lr={self.learning_rate:.3g} bs={self.train_batch_size} "
-            f"wd={self.weight_decay:.3g} ls={self.label_smoothing:.3g}"
-        )
+        """One line, e.g. 'sgd lr=0.05 bs=128 wd=0.0005 ls=0.1'."""
+        parts = []
+        for dim in SPACE:
+            value = getattr(self, dim.name)
+            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            parts.append(f"{dim.short}={text}" if dim.short else text)
+        return " ".join(parts)
 
 
 def defaults() -> HParams:

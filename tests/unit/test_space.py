@@ -170,3 +170,8 @@ def test_perturb_moves_one_perturbable_coordinate_and_stays_in_the_space() -> No
         step = space.perturb(start, random.Random(seed))
         changed = [n for n in space.FIELDS if getattr(step, n) != getattr(start, n)]
         assert len(changed) <= 1 and "optimizer" not in changed
+
+
+def test_brief_shows_every_dimension_with_its_label() -> None:
+    assert space.defaults().brief() == "sgd lr=0.05 bs=128 wd=0.0005 ls=0.1"
+    assert len(space.defaults().brief().split()) == len(space.SPACE)
