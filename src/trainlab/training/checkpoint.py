@@ -8,6 +8,7 @@ was trained for; a checkpoint with another fingerprint is refused, never silentl
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,45 +62,49 @@ def load_last(trial_dir: Path, expected: dict[str, Any]) -> dict[str, Any] | Non
     return saved
 
 
+@dataclass
+class Progress:
+    """What an attempt has so far: per-epoch rows, the best epoch and its weights."""
+
+    history: list[Row] = field(default_factory=list)
+    best: Row | None = None  # epoch, val_acc, val_loss, val_f1, val_ece
+    best_model: dict[str, torch.Tensor] | None = None  # kept when test must be scored apart
+
+
 def save_last(
     trial_dir: Path,
     expected: dict[str, Any],
     loop: Resumable,
-    *,
-    history: list[Row],
-    best: Row | None,
-    best_model: dict[str, torch.Tensor] | None,
+    progress: Progress,
     attempts: list[Attempt],
     seconds: float,
 ) -> None:
     state = {
         "fingerprint": expected,
-        "epoch": len(history),
+        "epoch": len(progress.history),
         "batch_size": loop.batch_size,
         "model": loop.model.state_dict(),
         "optimizer": loop.optimizer.state_dict(),
         "scheduler": loop.scheduler.state_dict(),
         "scaler": loop.scaler.state_dict(),
         "rng": rng_state(loop.gen),
-        "history": history,
-        "best": best,
-        "best_model": best_model,
+        "history": progress.history,
+        "best": progress.best,
+        "best_model": progress.best_model,
         "attempts": [a.model_dump() for a in attempts],
         "seconds": seconds,
     }
     atomic_torch_save(state, trial_dir / CHECKPOINT_LAST)
 
 
-def restore(
-    loop: Resumable, saved: dict[str, Any]
-) -> tuple[list[Row], Row | None, dict[str, torch.Tensor] | None]:
-    """Load a saved attempt into `loop`; return its history, best epoch and best weights."""
+def restore(loop: Resumable, saved: dict[str, Any]) -> Progress:
+    """Load a saved attempt into `loop`; return its progress."""
     loop.model.load_state_dict(saved["model"])
     loop.optimizer.load_state_dict(saved["optimizer"])
     loop.scheduler.load_state_dict(saved["scheduler"])
     loop.scaler.load_state_dict(saved["scaler"])
     set_rng_state(loop.gen, saved["rng"])
-    return saved["history"], saved["best"], saved["best_model"]
+    return Progress(saved["history"], saved["best"], saved["best_model"])
 
 
 def drop_last(trial_dir: Path) -> None:

@@ -11,8 +11,7 @@ run_trial() reads top to bottom:
 Speed comes from a few tricks: the data stays in memory on the training device and is
 augmented in batches there (augment.py); AMP on CUDA (device.py: native bf16, else fp16 +
 GradScaler); channels_last (CPU convolutions gain from it too); no host sync inside an epoch
-(except fp16's GradScaler). The parts: augment.py, checkpoint.py, artifacts.py, device.py,
-optim.py (the optimizer a configuration names and the lr schedule).
+(except fp16's GradScaler). Beside it: checkpoint.py, artifacts.py and optim.py.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +108,7 @@ class _Loop:
 class _Fit:
     status: TrialStatus
     reason: str | None = None
-    history: list[Row] | None = None
-    best: Row | None = None  # epoch, val_acc, val_loss, val_f1, val_ece
+    progress: checkpoint.Progress = field(default_factory=checkpoint.Progress)
     test: Row | None = None  # acc, f1, ece
 
 
@@ -166,7 +164,7 @@ def run_trial(
                 batch = smaller[-1]
             else:
                 reason = f"out of memory at every batch size down to {batch}"
-                fit = _Fit(status="failed", reason=reason, history=[])
+                fit = _Fit(status="failed", reason=reason)
     return _finish(ctx, fit, batch, attempts, elapsed())
 
 
@@ -208,14 +206,11 @@ def _fit(
     """One attempt at `batch_size`: train until the epochs or the patience run out."""
     settings = ctx.settings
     loop = _build(ctx, batch_size)
-    history: list[Row] = []
-    best: Row | None = None
-    best_model: dict[str, torch.Tensor] | None = None
-    if saved:
-        history, best, best_model = checkpoint.restore(loop, saved)
+    progress = checkpoint.restore(loop, saved) if saved else checkpoint.Progress()
+    history = progress.history
     status: TrialStatus = "complete"
     reason = None
-    while len(history) < settings.epochs and not _patience_spent(history, best, settings.patience):
+    while len(history) < settings.epochs and not _patience_spent(progress, settings.patience):
         epoch = len(history) + 1
         started = time.perf_counter()
         train = _train_epoch(ctx, loop)
@@ -237,33 +232,39 @@ def _fit(
             "images_per_sec": train["images_per_sec"],
         }
         history.append(row)
-        if best is None or val["acc"] > best["val_acc"] or ctx.components.score_last_epoch:
-            best = {"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
-            if not ctx.data.val_and_test_same_dataset:  # needed to score test at the end
-                best_model = {k: v.detach().clone() for k, v in loop.model.state_dict().items()}
-            if settings.save_checkpoints:
-                checkpoint.save_best(
-                    ctx.trial_dir, loop.model, best, ctx.hparams, settings.model_width, ctx.data
-                )
-        checkpoint.save_last(
-            ctx.trial_dir,
-            ctx.fingerprint(),
-            loop,
-            history=history,
-            best=best,
-            best_model=best_model,
-            attempts=attempts,
-            seconds=elapsed(),
-        )
+        _keep_if_best(ctx, loop, progress, epoch, val)
+        checkpoint.save_last(ctx.trial_dir, ctx.fingerprint(), loop, progress, attempts, elapsed())
         artifacts.write_metrics_csv(ctx.trial_dir, history)
         if ctx.on_epoch is not None:
             ctx.on_epoch({**row, "epochs": settings.epochs})
-    test = _score_test(ctx, loop.model, best, best_model, 2 * batch_size)
-    return _Fit(status=status, reason=reason, history=history, best=best, test=test)
+    test = _score_test(ctx, loop.model, progress, 2 * batch_size)
+    return _Fit(status=status, reason=reason, progress=progress, test=test)
 
 
-def _patience_spent(history: list[Row], best: Row | None, patience: int) -> bool:
-    return best is not None and len(history) - best["epoch"] >= patience
+def _keep_if_best(
+    ctx: _Context, loop: _Loop, progress: checkpoint.Progress, epoch: int, val: Row
+) -> None:
+    """A new best epoch (every epoch when the last is scored): keep its scores and weights."""
+    best = progress.best
+    if best is None or val["acc"] > best["val_acc"] or ctx.components.score_last_epoch:
+        progress.best = {"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
+        if not ctx.data.val_and_test_same_dataset:  # needed to score test at the end
+            weights = loop.model.state_dict().items()
+            progress.best_model = {k: v.detach().clone() for k, v in weights}
+        if ctx.settings.save_checkpoints:
+            checkpoint.save_best(
+                ctx.trial_dir,
+                loop.model,
+                progress.best,
+                ctx.hparams,
+                ctx.settings.model_width,
+                ctx.data,
+            )
+
+
+def _patience_spent(progress: checkpoint.Progress, patience: int) -> bool:
+    best = progress.best
+    return best is not None and len(progress.history) - best["epoch"] >= patience
 
 
 def _build(ctx: _Context, batch_size: int) -> _Loop:
@@ -358,18 +359,15 @@ def _evaluate(
 
 
 def _score_test(
-    ctx: _Context,
-    model: nn.Module,
-    best: Row | None,
-    best_model: dict[str, torch.Tensor] | None,
-    batch_size: int,
+    ctx: _Context, model: nn.Module, progress: checkpoint.Progress, batch_size: int
 ) -> Row | None:
     """Test scores: the best epoch's when val is test, else test scored once on the best weights."""
+    best = progress.best
     if best is None:
         return None
     if ctx.data.val_and_test_same_dataset:
         return {"acc": best["val_acc"], "f1": best["val_f1"], "ece": best["val_ece"]}
-    model.load_state_dict(best_model)
+    model.load_state_dict(progress.best_model)
     return _evaluate(ctx, model, ctx.data.test_x, ctx.data.test_y, batch_size)
 
 
@@ -380,7 +378,7 @@ def _finish(
     ctx: _Context, fit: _Fit, batch: int, attempts: list[Attempt], seconds: float
 ) -> TrialSummary:
     """Write metrics_epoch.csv, the plots and summary.json; drop checkpoint_last.pt."""
-    history, best, test = fit.history or [], fit.best or {}, fit.test or {}
+    history, best, test = fit.progress.history, fit.progress.best or {}, fit.test or {}
     effective = ctx.hparams.model_copy(update={"train_batch_size": batch})
     summary = TrialSummary(
         status=fit.status,
