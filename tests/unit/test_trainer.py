@@ -15,7 +15,7 @@ from torch import nn
 
 from trainlab.config import DataSettings, TrainSettings
 from trainlab.space import HParams
-from trainlab.training.artifacts import METRIC_COLUMNS
+from trainlab.training.artifacts import METRIC_COLUMNS, epoch_row
 from trainlab.training.augment import colour_jitter, random_crop, random_flip
 from trainlab.training.checkpoint import CHECKPOINT_BEST, CHECKPOINT_LAST
 from trainlab.training.data import load_splits
@@ -292,3 +292,8 @@ def test_errors_other_than_oom_propagate(tiny_splits, tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run_trial(HP, settings(), tiny_splits, tmp_path, components=TrialComponents(loss_fn=broken))
+
+
+def test_an_epoch_row_has_exactly_the_csv_columns() -> None:
+    scores = {"loss": 1.0, "acc": 0.5, "f1": 0.4, "lr": 0.1, "images_per_sec": 10.0}
+    assert tuple(epoch_row(1, scores, scores, 2.0)) == METRIC_COLUMNS

@@ -34,6 +34,22 @@ def finished_summary(trial_dir: Path) -> TrialSummary | None:
     return TrialSummary.model_validate(read_json(path)) if path.is_file() else None
 
 
+def epoch_row(epoch: int, train: Row, val: Row, seconds: float) -> Row:
+    """One line of metrics_epoch.csv from an epoch's training and validation scores."""
+    return {
+        "epoch": epoch,
+        "train_loss": train["loss"],
+        "val_loss": val["loss"],
+        "train_acc": train["acc"],
+        "val_acc": val["acc"],
+        "train_f1": train["f1"],
+        "val_f1": val["f1"],
+        "lr": train["lr"],
+        "epoch_seconds": seconds,
+        "images_per_sec": train["images_per_sec"],
+    }
+
+
 def write_metrics_csv(trial_dir: Path, history: list[Row]) -> None:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")

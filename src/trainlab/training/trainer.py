@@ -219,18 +219,7 @@ def _fit(
             reason = f"non-finite training loss ({train['loss']}) in epoch {epoch}"
             break
         val = _evaluate(ctx, loop.model, ctx.data.val_x, ctx.data.val_y, 2 * batch_size)
-        row = {
-            "epoch": epoch,
-            "train_loss": train["loss"],
-            "val_loss": val["loss"],
-            "train_acc": train["acc"],
-            "val_acc": val["acc"],
-            "train_f1": train["f1"],
-            "val_f1": val["f1"],
-            "lr": train["lr"],
-            "epoch_seconds": time.perf_counter() - started,
-            "images_per_sec": train["images_per_sec"],
-        }
+        row = artifacts.epoch_row(epoch, train, val, time.perf_counter() - started)
         history.append(row)
         _keep_if_best(ctx, loop, progress, epoch, val)
         checkpoint.save_last(ctx.trial_dir, ctx.fingerprint(), loop, progress, attempts, elapsed())
