@@ -40,6 +40,30 @@ def test_cuda_oom_halves_the_batch_records_it_and_goes_on(monkeypatch) -> None:
     assert learner.batch_size == 4 and len(stats.losses) == 3
 
 
+@pytest.mark.parametrize(
+    ("error", "steps_down"),
+    [(RuntimeError("CUDA error: out of memory"), True), (RuntimeError("shape mismatch"), False)],
+)
+def test_oom_is_recognised_as_the_trainer_recognises_it(
+    monkeypatch, error: RuntimeError, steps_down: bool
+) -> None:
+    learner = Learner("k1", CFG, 0, CPU)
+    real_loss, calls = learner.model.loss, {"n": 0}
+
+    def flaky(batch: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+        return real_loss(batch)
+
+    monkeypatch.setattr(learner.model, "loss", flaky)
+    if steps_down:
+        assert learner.train(TOKENS, 1).oom_events == [{"step": 0, "from": 8}]
+    else:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            learner.train(TOKENS, 1)
+
+
 def test_oom_at_batch_one_is_raised(monkeypatch) -> None:
     learner = Learner("dense", LearnerConfig(model=CFG.model, batch_size=1), 0, CPU)
 

@@ -17,8 +17,6 @@ loss is the negative log-likelihood whatever the training loss.
 from __future__ import annotations
 
 import csv
-import os
-import platform
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -39,6 +37,7 @@ from trainlab.runstore import read_json, write_json
 from trainlab.space import HParams
 from trainlab.training.artifacts import METRICS_CSV
 from trainlab.training.data import ImageSplits, load_splits
+from trainlab.training.device import machine_description
 from trainlab.training.trainer import TrialComponents, run_trial
 
 RECORD = "record.json"
@@ -276,14 +275,3 @@ def _describe(arm: ArmSpec, record: SeedRecord) -> str:
         f"{arm.label} seed {record.seed}: acc {record.test_acc:.4f}  "
         f"ece {record.test_ece:.4f}  {record.seconds:.1f}s"
     )
-
-
-def machine_description() -> str:
-    """CPU count, architecture, torch version and threads; the GPU when there is one."""
-    text = (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    )
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name()}"
-    return text

@@ -32,6 +32,7 @@ from trainlab.training.device import (
     autocast,
     free_memory,
     grad_scaler,
+    is_oom,
     peak_memory_mb,
     reset_peak_memory,
     synchronize,
@@ -190,8 +191,8 @@ class Learner:
             try:
                 loss, updated = self._step(tokens)
                 break
-            except torch.cuda.OutOfMemoryError:
-                if self.batch_size == 1:
+            except Exception as exc:
+                if not is_oom(exc) or self.batch_size == 1:
                     raise
                 for opt in self.updater.optims.values():
                     opt.zero_grad(set_to_none=True)

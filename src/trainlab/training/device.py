@@ -158,3 +158,14 @@ def machine() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
+
+
+def machine_description() -> str:
+    """CPU count, architecture, torch version and threads; the GPU when there is one."""
+    text = (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name()}"
+    return text
