@@ -23,7 +23,7 @@ from trainlab.experiments.report import comparison_table, suite_markdown
 from trainlab.experiments.runner import ExperimentResult, ExperimentRunner
 from trainlab.runstore import new_run_dir, write_json
 from trainlab.training.data import DataUnavailableError
-from trainlab.training.trainer import resolve_device
+from trainlab.training.device import resolve_device
 
 # ExperimentConfig field -> the flag that sets it, so errors name what the user typed
 FLAGS = {
