@@ -23,7 +23,7 @@ from pathlib import Path
 import optuna
 import torch
 
-from graphs.hpo import build_hpo_graph, recursion_limit
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab import space
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.lab import LabRuntime

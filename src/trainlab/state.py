@@ -7,7 +7,9 @@ state, so the checkpointer stores nothing but JSON-like values.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
+
+from typing_extensions import TypedDict
 
 from pydantic import BaseModel, Field
 

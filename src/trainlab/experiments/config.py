@@ -156,7 +156,6 @@ class ExperimentConfig(BaseModel):
             device=self.device,
             seed=seed,
             save_checkpoints=False,
-            num_workers=0,
             model_width=self.width,
         )
 

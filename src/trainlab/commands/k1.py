@@ -175,7 +175,7 @@ def _progress() -> Progress:
 
 def execute(run_dir: Path, settings: K1Settings, resume: bool) -> dict[str, str]:
     """Run (or resume) the graph with progress bars; returns the report's paths."""
-    from graphs.k1 import build_k1_graph, initial_state, run_config
+    from trainlab.graphs.k1 import build_k1_graph, initial_state, run_config
     from trainlab.k1.experiment import plan_jobs
     from trainlab.runstore import open_checkpointer
 

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
-from graphs.proposal import build_proposal_graph, recursion_limit
+from trainlab.graphs.proposal import build_proposal_graph, recursion_limit
 from trainlab.cli_options import add_data_options, positive_int
 from trainlab.experiments.cli import OneLineParser
 from trainlab.proposals import library

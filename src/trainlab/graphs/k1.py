@@ -11,35 +11,21 @@ after its last finished chunk of steps.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from trainlab.graphs import shared
+from trainlab.graphs.k1_state import K1State
 from trainlab.k1 import experiment
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
 
 Event = Callable[[str, dict[str, Any]], None]  # ("step" | "chunk" | "eval", payload)
-
-
-class K1State(TypedDict, total=False):
-    run_dir: str
-    settings: dict[str, Any]
-    data: dict[str, dict[str, str]]
-    jobs: list[dict[str, Any]]
-    job: int
-    domain: int
-    step: int
-    ckpt: str | None
-    chunks: Annotated[list[dict[str, Any]], operator.add]
-    evals: Annotated[list[dict[str, Any]], operator.add]
-    structure: Annotated[list[dict[str, Any]], operator.add]  # k1_structure steps
-    report: dict[str, str]
 
 
 def _settings(state: K1State) -> K1Settings:
@@ -50,10 +36,11 @@ def _ignore(_kind: str, _payload: dict[str, Any]) -> None:
     return None
 
 
-def recursion_limit(settings: K1Settings) -> int:
+def supersteps(settings: K1Settings) -> int:
+    """Train and structure steps per chunk plus one evaluation, per domain of every job."""
     chunks = -(-settings.steps_per_domain // settings.chunk_steps)
     jobs = len(settings.methods) * settings.seeds
-    return 10 + jobs * len(settings.domains) * (2 * chunks + 1)
+    return jobs * len(settings.domains) * (2 * chunks + 1)
 
 
 def _position(state: K1State) -> tuple[Any, ...]:
@@ -157,7 +144,4 @@ def initial_state(settings: K1Settings, run_dir: Path) -> K1State:
 def run_config(run_dir: Path, settings: K1Settings) -> dict[str, Any]:
     """Thread id = run id (the run folder's name, the timestamp)."""
     thread = run_dir.parent.name if run_dir.name == "k1" else run_dir.name
-    return {"configurable": {"thread_id": thread}, "recursion_limit": recursion_limit(settings)}
-
-
-graph, _builder = build_k1_graph()
+    return shared.run_config(thread, supersteps(settings))
