@@ -71,8 +71,9 @@ class DataSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dataset: DatasetName = Field(
-        "cifar10", description="cifar10 (downloaded once), digits (scikit-learn, offline) or "
-        "synthetic (tests)"
+        "cifar10",
+        description="cifar10 (downloaded once), digits (scikit-learn, offline) or "
+        "synthetic (tests)",
     )
     data_dir: Path = Field(
         default_factory=default_data_dir, description="dataset cache, shared by all runs"

@@ -47,13 +47,17 @@ class LabRuntime:
     folder: RunFolder | None = None  # the run's folder: known to the CLI, created by init in Studio
     mode: str = "Agents: offline policies."  # one line: which policies serve the roles
 
-    def use(self, folder: RunFolder) -> None:
-        """Write this run's transcripts into `folder` (the init node names it)."""
-        self.folder = folder
-
+    @property
     def run_dir(self) -> Path | None:
-        """Where the LLM policies write transcripts (None until a folder is known)."""
         return self.folder.path if self.folder else None
+
+    @run_dir.setter
+    def run_dir(self, path: Path | None) -> None:
+        self.folder = RunFolder(path) if path else None
+
+    def transcripts_dir(self) -> Path | None:
+        """Where the LLM policies write transcripts (None until a folder is known)."""
+        return self.run_dir
 
     def proposals_dir(self) -> Path | None:
         """Where the proposal team writes its transcripts."""
@@ -69,8 +73,8 @@ class LabRuntime:
     ) -> LabRuntime:
         """LLM policies for every role with an API key, offline ones for the rest (or all)."""
         runtime = cls.offline(settings, display)
-        runtime.folder = RunFolder(run_dir) if run_dir else None
-        runtime.advisors, runtime.mode = build_advisors(settings, runtime.run_dir)
+        runtime.run_dir = run_dir
+        runtime.advisors, runtime.mode = build_advisors(settings, runtime.transcripts_dir)
         return runtime
 
 

@@ -2,115 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import torch
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trainlab.k1.continual import BASELINES
-from trainlab.k1.data import DOMAINS, SOURCES
-from trainlab.k1.settings import K1Settings
-from trainlab.runstore import (
-    CHECKPOINT_DB,
-    RunFolderError,
-    new_run_dir,
-    read_json,
-    write_json,
+from trainlab.commands.options import (
+    OneLineParser,
+    UsageError,
+    add_settings_flags,
+    fail,
+    one_line_error,
+    positive_int,
+    settings_from,
 )
+from trainlab.k1.settings import K1Settings
 
 SETTINGS_FILE = "settings.json"
-console = Console(stderr=True)
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2."""
+def run_parser() -> tuple[OneLineParser, dict[str, str]]:
+    """The K-1 parser (every K1Settings field, plus --resume) and field → flag."""
+    parser = OneLineParser(
+        prog="main.py k1", description="K-1 continual learning over text domains."
+    )
+    parser.add_argument("--resume", type=Path, help="continue an interrupted run folder")
+    return parser, add_settings_flags(parser, K1Settings, "k1")
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def update_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
-    return value
-
-
-def name_list(allowed: tuple[str, ...], allow_empty: bool) -> Any:
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(n.strip() for n in text.split(",") if n.strip())
-        unknown = [n for n in names if n not in allowed]
-        if unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown name {unknown[0]!r}; choose from {', '.join(allowed)}"
-            )
-        if not names and not allow_empty:
-            raise argparse.ArgumentTypeError("needs at least one name")
-        if len(set(names)) != len(names):
-            raise argparse.ArgumentTypeError(f"repeated name in {text!r}")
-        return names
-
-    return parse
-
-
-def run_parser() -> Parser:
-    p = Parser(prog="main.py k1", description="K-1 continual learning over text domains.")
-    p.add_argument("--domains", type=name_list(DOMAINS, False), default=",".join(DOMAINS),
-                   help="training order, comma-separated (%(default)s)")  # fmt: skip
-    p.add_argument("--source", choices=SOURCES, default="embedded",
-                   help="embedded: offline text from Python/NumPy/SciPy; hf: WikiText-2, "
-                   "CodeParrot, arXiv via HF datasets (%(default)s)")  # fmt: skip
-    p.add_argument("--steps-per-domain", type=positive_int, default=200)
-    p.add_argument("--chunk-steps", type=positive_int, default=50,
-                   help="steps between graph checkpoints (%(default)s)")  # fmt: skip
-    p.add_argument("--update-fraction", type=update_fraction, default=0.5,
-                   help="share of groups K-1 updates, in (0, 1] (%(default)s)")  # fmt: skip
-    p.add_argument("--refresh-every", type=positive_int, default=10,
-                   help="steps between group selections (%(default)s)")  # fmt: skip
-    p.add_argument("--baselines", type=name_list(BASELINES, True), default=",".join(BASELINES),
-                   help="comma-separated, empty for none (%(default)s)")  # fmt: skip
-    p.add_argument("--structure", choices=("on", "off"), default="off",
-                   help="on: add k1_agents and k1_structure (routed agents; grow / prune / "
-                   "merge / reorganize with rollback) to the comparison (%(default)s)")  # fmt: skip
-    p.add_argument("--phase2-after", type=int, default=150,
-                   help="k1_structure: steps before phase 2 (%(default)s)")  # fmt: skip
-    p.add_argument("--seeds", type=positive_int, default=3)
-    p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--d-model", type=positive_int, default=64,
-                   help="model width; 4 layers, 4 heads (%(default)s)")  # fmt: skip
-    p.add_argument("--threads", type=int, default=1,
-                   help="CPU threads for torch; 1 suits the small model and shared "
-                   "machines; 0 = torch default (%(default)s)")  # fmt: skip
-    p.add_argument("--output-dir", type=Path, default=Path("runs"))
-    p.add_argument("--resume", type=Path, help="continue an interrupted run folder")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
-                   help="bf16/fp16 autocast on CUDA (%(default)s)")  # fmt: skip
-    return p
-
-
-def generate_parser() -> Parser:
-    p = Parser(prog="main.py k1 generate", description="Sample text from a K-1 checkpoint.")
+def generate_parser() -> OneLineParser:
+    p = OneLineParser(prog="main.py k1 generate", description="Sample text from a K-1 checkpoint.")
     p.add_argument("--checkpoint", type=Path, required=True, help="an after_*.pt snapshot")
     p.add_argument("--prompt", default="")
     p.add_argument("--max-new-tokens", type=positive_int, default=200)
@@ -120,28 +41,9 @@ def generate_parser() -> Parser:
     return p
 
 
-def settings_from(args: argparse.Namespace) -> K1Settings:
-    return K1Settings(
-        domains=args.domains,
-        source=args.source,
-        steps_per_domain=args.steps_per_domain,
-        chunk_steps=args.chunk_steps,
-        update_fraction=args.update_fraction,
-        refresh_every=args.refresh_every,
-        baselines=args.baselines,
-        seeds=args.seeds,
-        structure=args.structure == "on",
-        phase2_after=args.phase2_after,
-        batch_size=args.batch_size,
-        d_model=args.d_model,
-        output_dir=args.output_dir,
-        device=args.device,
-        threads=args.threads,
-        amp=args.amp,
-    )
-
-
 def resolve_resume(path: Path) -> Path:
+    from trainlab.runstore import CHECKPOINT_DB
+
     for candidate in (path / "k1", path):
         if (candidate / SETTINGS_FILE).is_file() and (candidate / CHECKPOINT_DB).is_file():
             return candidate
@@ -162,14 +64,23 @@ def generate(argv: list[str]) -> int:
     return 0
 
 
-def _progress() -> Progress:
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.3f}"),
         TimeElapsedColumn(),
-        console=console,
+        console=Console(stderr=True),
     )
 
 
@@ -205,16 +116,26 @@ def execute(run_dir: Path, settings: K1Settings, resume: bool) -> dict[str, str]
 
 
 def run(argv: list[str]) -> int:
-    args = run_parser().parse_args(argv)
-    if args.resume is not None:
-        run_dir = resolve_resume(args.resume)
-        settings = K1Settings.model_validate(read_json(run_dir / SETTINGS_FILE))
-    else:
-        settings = settings_from(args)
-        run_dir = new_run_dir(settings.output_dir) / "k1"
-        write_json(run_dir / SETTINGS_FILE, settings.model_dump(mode="json"))
+    parser, flags = run_parser()
+    args = parser.parse_args(argv)
+    from trainlab.runstore import new_run_dir, read_json, write_json
+
+    try:
+        if args.resume is not None:
+            run_dir = resolve_resume(args.resume)
+            settings = K1Settings.model_validate(read_json(run_dir / SETTINGS_FILE))
+        else:
+            settings = settings_from(K1Settings, args)
+            run_dir = new_run_dir(settings.output_dir) / "k1"
+            write_json(run_dir / SETTINGS_FILE, settings.model_dump(mode="json"))
+    except ValidationError as exc:
+        return fail(one_line_error(exc, flags))
+    import torch
+    from rich.console import Console
+
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    console = Console(stderr=True)
     console.print(f"K-1 run folder: {run_dir}")
     report = execute(run_dir, settings, resume=args.resume is not None)
     results = read_json(Path(report["results_json"]))
@@ -224,11 +145,11 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    from trainlab.runstore import RunFolderError
+
     try:
         if argv and argv[0] == "generate":
             return generate(argv[1:])
         return run(argv)
-    except (UsageError, ValidationError, RunFolderError) as exc:
-        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        print(f"k1: error: {message}", file=sys.stderr)
-        return 2
+    except (UsageError, RunFolderError) as exc:
+        return fail(one_line_error(exc))

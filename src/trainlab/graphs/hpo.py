@@ -39,7 +39,7 @@ class HPONodes:
     def init(self, state: HPOState) -> dict[str, Any]:
         # The CLI creates the run folder (its checkpoints live there); Studio and notebooks don't.
         folder = RunFolder(state.get("run_dir") or lab.start_run(self.settings))
-        self.runtime.use(folder)
+        self.runtime.folder = folder
         return {"run_dir": str(folder.path), "round": 1, "rounds": self.settings.rounds}
 
     def consultant_a(self, state: HPOState) -> dict[str, Any]:
@@ -70,7 +70,9 @@ class HPONodes:
     def analyst(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
-        analysis = lab.analyze_trial(self.runtime, RunFolder(state["run_dir"]), summary, state["round"])
+        analysis = lab.analyze_trial(
+            self.runtime, RunFolder(state["run_dir"]), summary, state["round"]
+        )
         return {"analyses": [analysis.model_dump(mode="json")]}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
@@ -94,7 +96,9 @@ class HPONodes:
 
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        best = write_run_artifacts(RunFolder(state["run_dir"]).path, finals, trials, self.settings.train.seed)
+        best = write_run_artifacts(
+            RunFolder(state["run_dir"]).path, finals, trials, self.settings.train.seed
+        )
         return {"best": best, "round": state["round"] + 1}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:

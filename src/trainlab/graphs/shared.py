@@ -14,4 +14,7 @@ def recursion_limit(supersteps: int) -> int:
 
 def run_config(thread_id: str, supersteps: int) -> dict[str, Any]:
     """The config of a checkpointed run: its thread and its recursion limit."""
-    return {"configurable": {"thread_id": thread_id}, "recursion_limit": recursion_limit(supersteps)}
+    return {
+        "configurable": {"thread_id": thread_id},
+        "recursion_limit": recursion_limit(supersteps),
+    }

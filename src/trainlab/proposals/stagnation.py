@@ -1,5 +1,5 @@
-"""The stagnation trigger: the proposal workflow inside the HPO lab: when the search stagnates, the researcher asks for
-one proposal, validated on the lab's own data with a small budget.
+"""The stagnation trigger: when the lab's search stagnates, the researcher asks the proposal
+workflow for one proposal, validated on the lab's own data with a small budget.
 
 Validation cost per proposal: 2 paired seeds × 2 arms × min(epochs, 3) epochs at ResNet-9
 width min(width, 16) on the lab's dataset — 12 short epochs at most (measured: 9 s on digits
