@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,38 @@ from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProv
 OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_RETRIES = 3
+
+
+def environment(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """`env`, or the process environment after reading `.env` (cwd or a parent)."""
+    if env is not None:
+        return env
+    load_dotenv(find_dotenv(usecwd=True))
+    return os.environ
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What every LLM client of a run shares: the sanitizer, the redactor, the transcripts."""
+
+    sanitize: Anonymizer
+    redact: Redactor
+    sink: TranscriptSink
+
+    def role_llm(self, name: str, model: str, chat: ChatOpenAI) -> RoleLLM:
+        return RoleLLM(name, model, chat, self.sanitize, self.redact, self.sink)
+
+
+def client_setup(
+    env: Mapping[str, str],
+    anonymize: bool,
+    terms: list[str],
+    run_dir_provider: Callable[[], Path | None],
+) -> ClientSetup:
+    redact = Redactor(secret_values(env))
+    return ClientSetup(
+        Anonymizer(anonymize, terms), redact, TranscriptSink(run_dir_provider, redact)
+    )
 
 
 def chat_model(model: str, endpoint: Endpoint, env: Mapping[str, str]) -> ChatOpenAI:
@@ -74,9 +107,7 @@ def build_advisors(
     `env` defaults to the process environment after reading `.env` (cwd or a parent); keys are
     read here, handed to the clients and never stored in settings, state or records.
     """
-    if env is None:
-        load_dotenv(find_dotenv(usecwd=True))
-        env = os.environ
+    env = environment(env)
     offline = offline_advisors(settings.train.seed)
     if settings.offline:
         return offline, f"{OFFLINE}; --offline given."
@@ -98,14 +129,13 @@ def role_models(
     run_dir_provider: Callable[[], Path | None],
 ) -> dict[str, RoleLLM]:
     """One client per role with a key, sharing the sanitizer, redactor and transcript sink."""
-    redact = Redactor(secret_values(env))
-    sink = TranscriptSink(run_dir_provider, redact)
-    sanitize = Anonymizer(settings.anonymize, [settings.data.dataset])
+    setup = client_setup(env, settings.anonymize, [settings.data.dataset], run_dir_provider)
     return {
-        role: RoleLLM(role, settings.models[role], chat_model(settings.models[role], ep, env),
-                      sanitize, redact, sink)
+        role: setup.role_llm(
+            role, settings.models[role], chat_model(settings.models[role], ep, env)
+        )
         for role, ep in endpoints.items()
-    }  # fmt: skip
+    }
 
 
 def llm_advisors(
