@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,11 @@ def start_run(settings: LabSettings) -> Path:
     folder = RunFolder(new_run_dir(settings.output_dir))
     write_json(folder.config, settings.model_dump(mode="json"))
     return folder.path
+
+
+def trial_dir(run_dir: os.PathLike[str] | str, round_: int) -> Path:
+    """Round k's trial folder (RunFolder.trial, for callers holding a path)."""
+    return RunFolder(run_dir).trial(round_)
 
 
 def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> TrialSummary:

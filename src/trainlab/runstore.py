@@ -42,11 +42,14 @@ class RunFolder:
     """One run's folder and the names of what lives in it; the one place a writer resolves
     a trial folder (the graph state keeps only the path string: wrap it at the node)."""
 
-    path: Path
+    path: Path  # a str, Path or RunFolder is accepted (it is os.PathLike)
 
     def __post_init__(self) -> None:
         # absolute: a resumed run may be started from another working directory
-        object.__setattr__(self, "path", Path(self.path).resolve())
+        object.__setattr__(self, "path", Path(os.fspath(self.path)).resolve())
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
     def trial(self, round_: int) -> Path:
         """Round k trains into trial_{k-1}/."""
