@@ -30,3 +30,14 @@ def test_a_tiny_propose_task_runs_through_the_app(tmp_path: Path) -> None:
     )
     assert [r["kind"] for r in out["research_proposals"]] == ["answer"]
     assert "trials" not in out or out["trials"] == []
+
+
+def test_studio_builds_each_named_graph_on_first_use(monkeypatch) -> None:
+    from trainlab.graphs import studio
+
+    monkeypatch.setattr("trainlab.agents.factory.environment", lambda env=None: {})
+    studio.build.cache_clear()
+    assert {"hpo", "propose", "k1"} <= set(studio.app.get_graph().nodes)
+    assert studio.STUDIO_SETTINGS.data.dataset == "digits"
+    assert studio.build("hpo") is studio.hpo  # built once
+    studio.build.cache_clear()
