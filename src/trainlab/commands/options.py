@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -240,7 +241,7 @@ def _argument(field: FieldInfo, default: Any, flag: str) -> dict[str, Any]:
 
 def _strip_optional(kind: Any) -> Any:
     args = [a for a in typing.get_args(kind) if a is not type(None)]
-    is_union = typing.get_origin(kind) in (typing.Union, __import__("types").UnionType)
+    is_union = typing.get_origin(kind) in (typing.Union, types.UnionType)
     return args[0] if is_union and len(args) == 1 else kind
 
 
