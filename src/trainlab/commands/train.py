@@ -57,11 +57,7 @@ def build_parser() -> tuple[OneLineParser, dict[str, str]]:
 def main(argv: list[str]) -> int:
     parser, flags = build_parser()
     args = parser.parse_args(argv)
-    from trainlab.runstore import new_run_dir, write_json
-    from trainlab.training.data import DataUnavailableError, load_splits
-    from trainlab.training.trainer import resolve_device, run_trial
-
-    try:
+    try:  # settings first: a bad value answers before torch is imported
         hparams = space.HParams(
             optimizer=args.optimizer,
             learning_rate=args.lr,
@@ -71,9 +67,16 @@ def main(argv: list[str]) -> int:
         )
         settings: TrainSettings = settings_from(TrainSettings, args)
         data_settings: DataSettings = settings_from(DataSettings, args)
+    except (ValueError, ValidationError) as exc:
+        return fail(one_line_error(exc, flags))
+    from trainlab.runstore import new_run_dir, write_json
+    from trainlab.training.data import DataUnavailableError, load_splits
+    from trainlab.training.trainer import resolve_device, run_trial
+
+    try:
         resolve_device(settings.device)
         data = load_splits(data_settings, settings.seed)
-    except (ValueError, ValidationError, DataUnavailableError) as exc:
+    except (ValueError, DataUnavailableError) as exc:
         return fail(one_line_error(exc, flags))
 
     run_dir = new_run_dir(args.output_dir)
