@@ -26,7 +26,7 @@ from trainlab.agents.llm import RoleLLM
 from trainlab.agents.offline import TPEConsultant, offline_advisors
 from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
 from trainlab.agents.transcripts import TranscriptSink
-from trainlab.config import ROLES, LabSettings
+from trainlab.config import ROLE_NODES, ROLES, LabSettings
 from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
 
 OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
@@ -141,30 +141,26 @@ def role_models(
 def llm_advisors(
     seed: int, llms: Mapping[str, RoleLLM], provider: SearchProvider | None, offline: Advisors
 ) -> Advisors:
-    """LLM policies where a role has a model, each wrapping its offline policy."""
+    """LLM policies where a node's role (ROLE_NODES) has a model, each wrapping its offline one."""
     sampler = TPEConsultant(seed)
+    role_of = {node: role for role, node in ROLE_NODES.items()}
+    make: dict[str, Callable[[RoleLLM, Any], Any]] = {
+        "consultant_a": lambda m, off: LLMConsultant("consultant_a", m, off, sampler),
+        "consultant_b": lambda m, off: LLMConsultant("consultant_b", m, off, sampler),
+        "supervisor": lambda m, off: LLMSupervisor(m, off, sampler),
+        "analyst": lambda m, off: LLMAnalyst(m, off),
+    }
 
-    def pick(role: str, make: Callable[[RoleLLM], Any], fallback: Any) -> Any:
-        return make(llms[role]) if role in llms else fallback
+    def pick(node: str) -> Any:
+        fallback, role = getattr(offline, node), role_of[node]
+        return make[node](llms[role], fallback) if role in llms else fallback
 
-    return Advisors(
-        consultant_a=pick(
-            "gen_a", lambda m: LLMConsultant("consultant_a", m, offline.consultant_a, sampler),
-            offline.consultant_a,
-        ),
-        consultant_b=pick(
-            "gen_b", lambda m: LLMConsultant("consultant_b", m, offline.consultant_b, sampler),
-            offline.consultant_b,
-        ),
-        supervisor=pick(
-            "supervisor", lambda m: LLMSupervisor(m, offline.supervisor, sampler),
-            offline.supervisor,
-        ),
-        analyst=pick("exec", lambda m: LLMAnalyst(m, offline.analyst), offline.analyst),
-        researcher=LLMResearcher(llms["researcher"], offline.researcher, provider)
+    researcher = (
+        LLMResearcher(llms[role_of["researcher"]], offline.researcher, provider)
         if provider
-        else offline.researcher,
-    )  # fmt: skip
+        else offline.researcher
+    )
+    return Advisors(**{node: pick(node) for node in make}, researcher=researcher)
 
 
 def mode_line(settings: LabSettings, endpoints: Mapping[str, Endpoint], research: str) -> str:
