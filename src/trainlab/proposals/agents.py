@@ -6,20 +6,16 @@ within the budget; code in its text is stored, never executed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from dotenv import find_dotenv, load_dotenv
 from pydantic import BaseModel, Field
 
-from trainlab.agents.anonymize import Anonymizer
-from trainlab.agents.credentials import Redactor, endpoint_for, secret_values
-from trainlab.agents.factory import chat_model
+from trainlab.agents.credentials import endpoint_for
+from trainlab.agents.factory import chat_model, client_setup, environment
 from trainlab.agents.llm import InvalidAnswer, Messages, RoleLLM
-from trainlab.agents.transcripts import TranscriptSink
 from trainlab.components import registry
 from trainlab.config import DEFAULT_MODELS
 from trainlab.proposals import offline, prompts
@@ -234,21 +230,17 @@ def build_team(
 
     Transcripts go to `run_dir()/transcripts/`; keys are read here and only handed to the
     client (see docs/LLM.md for the variables)."""
-    if env is None:
-        load_dotenv(find_dotenv(usecwd=True))
-        env = os.environ
+    env = environment(env)
     if offline:
         return offline_team("--offline given")
     endpoint = endpoint_for(KEY_ROLE, env)
     if endpoint is None:
         return offline_team("no API key set (GEMINI_API_KEY, see docs/LLM.md)")
-    redact = Redactor(secret_values(env))
     chat = chat_model(model, endpoint, env)
-    sanitize = Anonymizer(anonymize, extra_terms)
-    sink = TranscriptSink(run_dir, redact)
+    setup = client_setup(env, anonymize, list(extra_terms), run_dir)
 
     def llm(role: str) -> RoleLLM:
-        return RoleLLM(f"proposal:{role}", model, chat, sanitize, redact, sink)
+        return setup.role_llm(f"proposal:{role}", model, chat)
 
     anonymized = "anonymized" if anonymize else "NOT anonymized"
     return Team(
