@@ -18,15 +18,6 @@ from trainlab.commands.options import (
 )
 from trainlab.config import DataSettings, TrainSettings
 
-# HParams field -> the flag that sets it, so errors name what the user typed
-HPARAM_FLAGS = {
-    "optimizer": "--optimizer",
-    "learning_rate": "--lr",
-    "train_batch_size": "--batch-size",
-    "weight_decay": "--weight-decay",
-    "label_smoothing": "--label-smoothing",
-}
-
 
 def build_parser() -> tuple[OneLineParser, dict[str, str]]:
     """The train parser (the hyperparameters, TrainSettings, DataSettings) and field → flag."""
@@ -35,43 +26,29 @@ def build_parser() -> tuple[OneLineParser, dict[str, str]]:
         description="Train one hyperparameter configuration (ResNet-9) and write its artifacts.",
     )
     group = parser.add_argument_group("hyperparameters (the search space; nothing is clamped)")
-    group.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(space.OPTIMIZERS)}")
-    group.add_argument("--lr", type=float, default=0.05, help="learning rate (%(default)s)")
-    group.add_argument(
-        "--batch-size",
-        type=int,
-        default=128,
-        help=f"one of {', '.join(map(str, space.BATCH_SIZES))} (%(default)s)",
-    )
-    group.add_argument("--weight-decay", type=float, default=5e-4, help="(%(default)s)")
-    group.add_argument("--label-smoothing", type=float, default=0.1, help="(%(default)s)")
+    space.add_flags(group)
     parser.add_argument(
         "--output-dir", type=Path, default=Path("runs"),
         help="the run folder is created here as <timestamp>/ (default: runs)",
     )  # fmt: skip
     flags = add_settings_flags(parser, TrainSettings, "training")
     flags |= add_settings_flags(parser, DataSettings, "data")
-    return parser, HPARAM_FLAGS | flags
+    return parser, space.FLAGS | flags
 
 
 def main(argv: list[str]) -> int:
     parser, flags = build_parser()
     args = parser.parse_args(argv)
     try:  # settings first: a bad value answers before torch is imported
-        hparams = space.HParams(
-            optimizer=args.optimizer,
-            learning_rate=args.lr,
-            train_batch_size=args.batch_size,
-            weight_decay=args.weight_decay,
-            label_smoothing=args.label_smoothing,
-        )
+        hparams = space.hparams_from_args(args)
         settings: TrainSettings = settings_from(TrainSettings, args)
         data_settings: DataSettings = settings_from(DataSettings, args)
     except (ValueError, ValidationError) as exc:
         return fail(one_line_error(exc, flags))
     from trainlab.runstore import new_run_dir, write_json
     from trainlab.training.data import DataUnavailableError, load_splits
-    from trainlab.training.device import resolve_device, run_trial
+    from trainlab.training.device import resolve_device
+    from trainlab.training.trainer import run_trial
 
     try:
         resolve_device(settings.device)
