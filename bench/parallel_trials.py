@@ -1,0 +1,110 @@
+"""Parallel trials: wall time of the same trials one at a time (in process) and on Ray.
+
+The same N configurations (digits, ResNet-9 width 8, a few epochs, 1 torch thread per trial)
+are run once by the in-process backend (workers 1) and once by the Ray backend on a local Ray
+runtime (workers W, 1 CPU per trial). Each backend first runs a one-epoch warm-up batch (Ray:
+one trial per worker, so every worker has imported torch and loaded the data, as in a lab's
+later rounds); Ray's start-up and the warm-ups are timed apart. Prints a Markdown section for
+docs/BENCHMARKS.md.
+
+    python bench/parallel_trials.py --trials 6 --epochs 3 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.trainer_throughput import machine
+from trainlab.config import DataSettings, TrainSettings
+from trainlab.execution import InProcessBackend, RayBackend, RaySettings, TrialJob, connect_ray
+from trainlab.space import HParams
+from trainlab.training.trainer import resolve_device
+
+LEARNING_RATES = (3e-3, 1e-3, 2e-3, 5e-3, 1.5e-3, 4e-3, 2.5e-3, 6e-3)
+
+
+def jobs(root: Path, trials: int, train: TrainSettings, data: DataSettings) -> list[TrialJob]:
+    def hparams(lr: float) -> HParams:
+        return HParams(
+            optimizer="adam",
+            learning_rate=lr,
+            train_batch_size=64,
+            weight_decay=1e-4,
+            label_smoothing=0.0,
+        )
+
+    return [
+        TrialJob(hparams(lr), train, data, root / f"trial_{i}")
+        for i, lr in enumerate(LEARNING_RATES[:trials])
+    ]
+
+
+def warm_up(backend, root: Path, trials: int, train: TrainSettings, data: DataSettings) -> float:
+    started = time.perf_counter()
+    backend.run_batch(jobs(root, trials, train.model_copy(update={"epochs": 1}), data))
+    return time.perf_counter() - started
+
+
+def timed(backend, batch: list[TrialJob]) -> tuple[float, list[str]]:
+    started = time.perf_counter()
+    summaries = backend.run_batch(batch)
+    return time.perf_counter() - started, [s.status for s in summaries]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=6, choices=range(1, 9))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train = TrainSettings(
+        epochs=args.epochs, model_width=args.width, seed=args.seed, augment="none"
+    )
+    data = DataSettings(dataset="digits", val_split=0.2)
+    settings = RaySettings(workers=args.workers, cpus_per_trial=1)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        in_process = InProcessBackend(threads=1)
+        serial_warm = warm_up(in_process, root / "w1-warm", 1, train, data)
+        serial, serial_status = timed(in_process, jobs(root / "w1", args.trials, train, data))
+        started = time.perf_counter()
+        connect_ray(settings)
+        ray_start = time.perf_counter() - started
+        ray_backend = RayBackend(settings)
+        ray_warm = warm_up(ray_backend, root / "ray-warm", args.workers, train, data)
+        parallel, parallel_status = timed(ray_backend, jobs(root / "ray", args.trials, train, data))
+    load_after = os.getloadavg()
+    print(
+        f"## Parallel trials (Ray)\n\n"
+        f"`python bench/parallel_trials.py --trials {args.trials} --epochs {args.epochs} "
+        f"--width {args.width} --workers {args.workers} --seed {args.seed}`\n\n"
+        f"- machine: {machine(resolve_device('auto'))}\n"
+        f"- settings: digits (val split 0.2), ResNet-9 width {args.width}, {args.epochs} epochs, "
+        f"adam, batch 64, {args.trials} learning rates, seed {args.seed}, "
+        "1 torch thread per trial\n"
+        f"- load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}\n"
+        f"- workers 1 (in process): {serial:.1f} s ({', '.join(serial_status)}); "
+        f"warm-up {serial_warm:.1f} s, not included\n"
+        f"- workers {args.workers} (Ray tasks, 1 CPU each): {parallel:.1f} s "
+        f"({', '.join(parallel_status)}); Ray start-up {ray_start:.1f} s and warm-up "
+        f"{ray_warm:.1f} s, not included\n"
+        f"- **speed-up {serial / parallel:.2f}×**"
+    )
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+if __name__ == "__main__":
+    main()
