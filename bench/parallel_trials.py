@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -51,10 +52,13 @@ def warm_up(backend, root: Path, trials: int, train: TrainSettings, data: DataSe
     return time.perf_counter() - started
 
 
-def timed(backend, batch: list[TrialJob]) -> tuple[float, list[str]]:
+def timed(backend, batch: list[TrialJob]) -> tuple[float, str]:
+    """Wall time of the batch, and its trials' statuses and median training seconds."""
     started = time.perf_counter()
     summaries = backend.run_batch(batch)
-    return time.perf_counter() - started, [s.status for s in summaries]
+    wall = time.perf_counter() - started
+    statuses = ", ".join(sorted({s.status for s in summaries}))
+    return wall, f"{statuses}; median trial {statistics.median(s.seconds for s in summaries):.1f} s"
 
 
 def main() -> None:
@@ -93,10 +97,10 @@ def main() -> None:
         f"adam, batch 64, {args.trials} learning rates, seed {args.seed}, "
         "1 torch thread per trial\n"
         f"- load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}\n"
-        f"- workers 1 (in process): {serial:.1f} s ({', '.join(serial_status)}); "
+        f"- workers 1 (in process): {serial:.1f} s ({serial_status}); "
         f"warm-up {serial_warm:.1f} s, not included\n"
         f"- workers {args.workers} (Ray tasks, 1 CPU each): {parallel:.1f} s "
-        f"({', '.join(parallel_status)}); Ray start-up {ray_start:.1f} s and warm-up "
+        f"({parallel_status}); Ray start-up {ray_start:.1f} s and warm-up "
         f"{ray_warm:.1f} s, not included\n"
         f"- **speed-up {serial / parallel:.2f}×**"
     )
