@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.datasets.cifar as tv_cifar
+from pg_server import postgres_url  # noqa: F401  (a session fixture: a real PostgreSQL server)
 
 from trainlab.config import DataSettings
 from trainlab.training.data import ImageSplits, load_splits
@@ -69,6 +70,3 @@ def fake_cifar10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCifar:
     train_x = np.concatenate([x for x, _ in parts])
     train_y = [label for _, y in parts for label in y]
     return FakeCifar(tmp_path / "data", train_x, train_y, test_x, test_y)
-
-
-from tests.postgres import postgres_url  # noqa: E402, F401  (a session fixture: a real server)
