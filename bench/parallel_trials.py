@@ -7,7 +7,7 @@ one trial per worker, so every worker has imported torch and loaded the data, as
 later rounds); Ray's start-up and the warm-ups are timed apart. Prints a Markdown section for
 docs/BENCHMARKS.md.
 
-    python bench/parallel_trials.py --trials 6 --epochs 3 --workers 2
+    python bench/parallel_trials.py --trials 8 --epochs 3 --workers 2 --repeats 3
 """
 
 from __future__ import annotations
@@ -52,21 +52,21 @@ def warm_up(backend, root: Path, trials: int, train: TrainSettings, data: DataSe
     return time.perf_counter() - started
 
 
-def timed(backend, batch: list[TrialJob]) -> tuple[float, str]:
-    """Wall time of the batch, and its trials' statuses and median training seconds."""
+def timed(backend, batch: list[TrialJob]) -> tuple[float, float, set[str]]:
+    """Wall time of the batch, its trials' median training seconds and their statuses."""
     started = time.perf_counter()
     summaries = backend.run_batch(batch)
     wall = time.perf_counter() - started
-    statuses = ", ".join(sorted({s.status for s in summaries}))
-    return wall, f"{statuses}; median trial {statistics.median(s.seconds for s in summaries):.1f} s"
+    return wall, statistics.median(s.seconds for s in summaries), {s.status for s in summaries}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=6, choices=range(1, 9))
+    parser.add_argument("--trials", type=int, default=8, choices=range(1, 9))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -76,33 +76,47 @@ def main() -> None:
     data = DataSettings(dataset="digits", val_split=0.2)
     settings = RaySettings(workers=args.workers, cpus_per_trial=1)
     load_before = os.getloadavg()
+    serial, parallel = [], []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         in_process = InProcessBackend(threads=1)
         serial_warm = warm_up(in_process, root / "w1-warm", 1, train, data)
-        serial, serial_status = timed(in_process, jobs(root / "w1", args.trials, train, data))
         started = time.perf_counter()
         connect_ray(settings)
         ray_start = time.perf_counter() - started
         ray_backend = RayBackend(settings)
         ray_warm = warm_up(ray_backend, root / "ray-warm", args.workers, train, data)
-        parallel, parallel_status = timed(ray_backend, jobs(root / "ray", args.trials, train, data))
+        for repeat in range(args.repeats):  # alternating: a change of load hits both alike
+            serial.append(timed(in_process, jobs(root / f"w1-{repeat}", args.trials, train, data)))
+            batch = jobs(root / f"ray-{repeat}", args.trials, train, data)
+            parallel.append(timed(ray_backend, batch))
     load_after = os.getloadavg()
+    ratios = [s[0] / p[0] for s, p in zip(serial, parallel, strict=True)]
     print(
         f"## Parallel trials (Ray)\n\n"
         f"`python bench/parallel_trials.py --trials {args.trials} --epochs {args.epochs} "
-        f"--width {args.width} --workers {args.workers} --seed {args.seed}`\n\n"
+        f"--width {args.width} --workers {args.workers} --repeats {args.repeats} "
+        f"--seed {args.seed}`\n\n"
         f"- machine: {machine(resolve_device('auto'))}\n"
         f"- settings: digits (val split 0.2), ResNet-9 width {args.width}, {args.epochs} epochs, "
         f"adam, batch 64, {args.trials} learning rates, seed {args.seed}, "
-        "1 torch thread per trial\n"
+        f"1 torch thread per trial, {args.repeats} repeats alternating\n"
         f"- load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}\n"
-        f"- workers 1 (in process): {serial:.1f} s ({serial_status}); "
-        f"warm-up {serial_warm:.1f} s, not included\n"
-        f"- workers {args.workers} (Ray tasks, 1 CPU each): {parallel:.1f} s "
-        f"({parallel_status}); Ray start-up {ray_start:.1f} s and warm-up "
-        f"{ray_warm:.1f} s, not included\n"
-        f"- **speed-up {serial / parallel:.2f}×**"
+        f"- workers 1 (in process): {_batches(serial)}; warm-up {serial_warm:.1f} s\n"
+        f"- workers {args.workers} (Ray tasks, 1 CPU each): {_batches(parallel)}; "
+        f"Ray start-up {ray_start:.1f} s and warm-up {ray_warm:.1f} s, not in the batch times\n"
+        f"- **speed-up {statistics.median(ratios):.2f}×** (median; per repeat "
+        f"{min(ratios):.2f}–{max(ratios):.2f}×)"
+    )
+
+
+def _batches(runs: list[tuple[float, float, set[str]]]) -> str:
+    walls = [wall for wall, _, _ in runs]
+    statuses = ", ".join(sorted(set().union(*(status for _, _, status in runs))))
+    trial = statistics.median(seconds for _, seconds, _ in runs)
+    return (
+        f"batch {statistics.median(walls):.1f} s (min {min(walls):.1f}, max {max(walls):.1f}), "
+        f"median trial training {trial:.1f} s, {statuses}"
     )
 
 
