@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from trainlab.persistence.stores import open_checkpointer_at, optuna_storage
 from trainlab.persistence.urls import (
     DB_PASSWORD_ENV,
     DatabaseUrlError,
+    check_database,
     parse_checkpointer_url,
     parse_storage_url,
     redact_url,
@@ -59,3 +61,16 @@ def test_bad_urls_name_the_option_and_hide_the_password(parse, value, option, tm
         parse(value, tmp_path)
     message = str(info.value)
     assert message.startswith(option) and "s3cret" not in message and "\n" not in message
+
+
+def test_sqlite_stores_live_in_the_run_folder(tmp_path: Path):
+    with open_checkpointer_at(parse_checkpointer_url("sqlite", tmp_path)) as saver:
+        assert saver.get_tuple({"configurable": {"thread_id": "none"}}) is None
+    optuna_storage(parse_storage_url(None, tmp_path))
+    assert {p.name for p in tmp_path.iterdir()} == {"checkpoints.sqlite", "optuna.db"}
+
+
+def test_sqlite_storage_in_a_missing_folder_is_one_line(tmp_path: Path):
+    db = parse_storage_url(f"sqlite:///{tmp_path / 'missing' / 'optuna.db'}", tmp_path)
+    with pytest.raises(DatabaseUrlError, match=r"^--storage .*: no folder"):
+        check_database(db)
