@@ -14,6 +14,7 @@ from trainlab.config import DataSettings, TrainSettings
 from trainlab.execution import RayBackend, RaySettings, TrialJob, poll_progress
 from trainlab.execution.jobs import read_events
 from trainlab.space import HParams
+from trainlab.state import TrialSummary
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -46,6 +47,22 @@ def job(folder: Path) -> TrialJob:
     return TrialJob(HPARAMS, TRAIN, DataSettings(dataset="synthetic"), folder)
 
 
+def run_and_kill(
+    backend: RayBackend, jobs: list[TrialJob], victim: int
+) -> tuple[int | None, list[TrialSummary]]:
+    """Run the batch; SIGKILL the worker of `jobs[victim]` once its first epoch is logged."""
+    batch = backend.submit(jobs)
+    killed_pid = None
+    deadline = time.monotonic() + 120
+    while not batch.done and time.monotonic() < deadline:
+        batch.step(timeout_s=0.05)
+        progress = poll_progress(jobs)[victim]
+        if killed_pid is None and progress.phase == "running" and progress.epoch >= 1:
+            killed_pid = progress.pid
+            os.kill(killed_pid, signal.SIGKILL)
+    return killed_pid, batch.summaries()
+
+
 @pytest.fixture(scope="module")
 def batch_run(ray_runtime, tmp_path_factory: pytest.TempPathFactory):
     """Three trials, two at a time: `a` plain, `b` whose worker is SIGKILLed after its first
@@ -54,16 +71,8 @@ def batch_run(ray_runtime, tmp_path_factory: pytest.TempPathFactory):
     (root / "c").write_text("not a folder")
     jobs = [job(root / "a"), job(root / "b"), job(root / "c")]
     backend = RayBackend(RaySettings(workers=2, cpus_per_trial=1, max_retries=2))
-    batch = backend.submit(jobs)
-    killed_pid = None
-    deadline = time.monotonic() + 120
-    while not batch.done and time.monotonic() < deadline:
-        batch.step(timeout_s=0.05)
-        b = poll_progress(jobs)[1]
-        if killed_pid is None and b.phase == "running" and b.epoch >= 1:
-            killed_pid = b.pid
-            os.kill(killed_pid, signal.SIGKILL)
-    return {"jobs": jobs, "summaries": batch.summaries(), "killed_pid": killed_pid}
+    killed_pid, summaries = run_and_kill(backend, jobs, victim=1)
+    return {"jobs": jobs, "summaries": summaries, "killed_pid": killed_pid}
 
 
 def interval(folder: Path) -> tuple[float, float]:
@@ -103,3 +112,10 @@ def test_failing_trial_is_recorded_and_others_complete(batch_run):
 def test_progress_reports_done_trials_with_their_slot(batch_run):
     a = poll_progress(batch_run["jobs"])[0]
     assert a.phase == "done" and a.epoch == EPOCHS and a.slot.endswith("cpu ×1")
+
+
+def test_killed_worker_without_retries_is_a_failed_trial(ray_runtime, tmp_path: Path):
+    backend = RayBackend(RaySettings(workers=1, max_retries=0))
+    killed_pid, [summary] = run_and_kill(backend, [job(tmp_path / "t")], victim=0)
+    assert killed_pid is not None
+    assert summary.status == "failed" and "after 0 retries" in (summary.reason or "")
