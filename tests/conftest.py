@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision.datasets.cifar as tv_cifar
+from pg_server import postgres_url  # noqa: F401  (a session fixture: a real PostgreSQL server)
 
 from trainlab.config import DataSettings
 from trainlab.training.data import ImageSplits, load_splits
