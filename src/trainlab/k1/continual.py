@@ -23,10 +23,10 @@ from typing import Any
 import torch
 
 from trainlab.k1.agents import AgentConfig, AgentLM
+from trainlab.k1.controller import StructureConfig, StructureController
 from trainlab.k1.data import random_windows
 from trainlab.k1.model import ModelConfig, ModularLM
 from trainlab.k1.sparse import SparseConfig, SparseUpdater
-from trainlab.k1.structure import StructureConfig, StructureController
 from trainlab.runstore import atomic_write_bytes
 
 METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")

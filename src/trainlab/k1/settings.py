@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainlab.k1.agents import AgentConfig
 from trainlab.k1.continual import BASELINES, STRUCTURE_METHODS, LearnerConfig
+from trainlab.k1.controller import StructureConfig
 from trainlab.k1.data import DOMAINS
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
-from trainlab.k1.structure import StructureConfig
 
 
 class K1Settings(BaseModel):
