@@ -21,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from trainlab.k1 import experiment
+from trainlab.k1.continual import CONTROLLED_METHODS
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
 
@@ -119,7 +120,7 @@ def build_k1_graph(
         return {"report": paths}
 
     def after_train(state: K1State) -> Literal["train", "structure", "evaluate"]:
-        if state["jobs"][state["job"]]["method"] == "k1_structure":
+        if state["jobs"][state["job"]]["method"] in CONTROLLED_METHODS:
             return "structure"
         return after_structure(state)
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trainlab.k1.continual import BASELINES
+from trainlab.k1.continual import BASELINE_CHOICES, BASELINES
 from trainlab.k1.data import DOMAINS, SOURCES
 from trainlab.k1.settings import K1Settings
 from trainlab.runstore import (
@@ -87,8 +87,14 @@ def run_parser() -> Parser:
                    help="share of groups K-1 updates, in (0, 1] (%(default)s)")  # fmt: skip
     p.add_argument("--refresh-every", type=positive_int, default=10,
                    help="steps between group selections (%(default)s)")  # fmt: skip
-    p.add_argument("--baselines", type=name_list(BASELINES, True), default=",".join(BASELINES),
-                   help="comma-separated, empty for none (%(default)s)")  # fmt: skip
+    p.add_argument("--baselines", type=name_list(BASELINE_CHOICES, True),
+                   default=",".join(BASELINES),
+                   help=f"comma-separated from {', '.join(BASELINE_CHOICES)}; empty for none "
+                   "(%(default)s)")  # fmt: skip
+    p.add_argument("--match-params", action="store_true",
+                   help="size every method to the routed-agent model's parameter count "
+                   "(dense-style models widened, progressive columns narrowed); needs 2+ "
+                   "methods")  # fmt: skip
     p.add_argument("--structure", choices=("on", "off"), default="off",
                    help="on: add k1_agents and k1_structure (routed agents; grow / prune / "
                    "merge / reorganize with rollback) to the comparison (%(default)s)")  # fmt: skip
@@ -131,6 +137,7 @@ def settings_from(args: argparse.Namespace) -> K1Settings:
         baselines=args.baselines,
         seeds=args.seeds,
         structure=args.structure == "on",
+        match_params=args.match_params,
         phase2_after=args.phase2_after,
         batch_size=args.batch_size,
         d_model=args.d_model,
@@ -219,7 +226,9 @@ def run(argv: list[str]) -> int:
     report = execute(run_dir, settings, resume=args.resume is not None)
     results = read_json(Path(report["results_json"]))
     console.print(Path(report["results_md"]).read_text())
-    console.print(f"goal met: {results['goal']['met']}; outputs in {run_dir}")
+    goal = results["goal"]
+    verdict = goal["note"] if goal["met"] is None else f"goal met: {goal['met']}"
+    console.print(f"{verdict}; outputs in {run_dir}")
     return 0
 
 

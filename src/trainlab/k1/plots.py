@@ -135,3 +135,50 @@ def plot_tree(steps: list[Record], path: Path, title: str) -> None:
     ax.set_title(f"Agent tree, {title}: green grown, purple merged into, orange moved, "
                  "red × pruned/absorbed", fontsize=8)  # fmt: skip
     save_png(fig, path)
+
+
+def plot_specialization(run_dir: Path, evals: list[Record], seed: int) -> dict[str, Path]:
+    """Per agent-model method: domain × agent heatmaps of routing and gradient share per
+    layer after the last domain; and the specialization index per layer after each domain."""
+    mine = [e for e in evals if e["seed"] == seed and "specialization" in e]
+    methods = list(dict.fromkeys(e["method"] for e in mine))
+    paths: dict[str, Path] = {}
+    for method in methods:
+        last = max((e for e in mine if e["method"] == method), key=lambda e: e["after_index"])
+        paths[f"specialization_{method}"] = run_dir / f"specialization_{method}.png"
+        _share_heatmaps(last["specialization"], f"{method} (seed {seed}, after "
+                        f"{last['after']})", paths[f"specialization_{method}"])  # fmt: skip
+    if methods:
+        paths["specialization_index"] = run_dir / "specialization_index.png"
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for method in methods:
+            rows = sorted(
+                (e for e in mine if e["method"] == method), key=lambda e: e["after_index"]
+            )
+            for i in range(len(rows[0]["specialization"]["index"])):
+                ys = [r["specialization"]["index"][i] for r in rows]
+                ax.plot([r["after"] for r in rows], [np.nan if y is None else y for y in ys],
+                        marker="o", label=f"{method} layer {i}")  # fmt: skip
+        ax.set(title="Specialization index (0 uniform, 1 domain-separated)", xlabel="after",
+               ylim=(0, 1))  # fmt: skip
+        ax.legend(fontsize=6, ncol=2)
+        save_png(fig, paths["specialization_index"])
+    return paths
+
+
+def _share_heatmaps(spec: dict[str, Any], title: str, path: Path) -> None:
+    tree = spec["tree"]
+    fig, axes = plt.subplots(2, len(tree), figsize=(3 * len(tree), 5), squeeze=False)
+    for row, key in enumerate(("routing", "gradient")):
+        table = spec[key]
+        doms = list(table)
+        for i, layer in enumerate(tree):
+            agents = [a for m in layer for a in m]
+            share = np.array([[table[d].get(str(a), 0.0) for a in agents] for d in doms])
+            ax = axes[row][i]
+            ax.imshow(share, cmap="magma", vmin=0, aspect="auto")
+            ax.set_xticks(range(len(agents)), [str(a) for a in agents], fontsize=6)
+            ax.set_yticks(range(len(doms)), doms, fontsize=7)
+            ax.set_title(f"layer {i}: {key} share", fontsize=8)
+    fig.suptitle(f"Domain × agent, {title}", fontsize=9)
+    save_png(fig, path)

@@ -6,8 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from trainlab.k1.plots import plot_curves, plot_group_updates, plot_heatmaps, plot_tree, plot_trust
-from trainlab.k1.results import Record, build_results, structure_summary
+from trainlab.k1.plots import (
+    plot_curves,
+    plot_group_updates,
+    plot_heatmaps,
+    plot_specialization,
+    plot_tree,
+    plot_trust,
+)
+from trainlab.k1.results import Record, build_results, specialization_rows, structure_summary
 from trainlab.k1.settings import K1Settings
 from trainlab.runstore import atomic_write_bytes, write_json
 
@@ -87,28 +94,76 @@ def markdown(res: dict[str, Any]) -> str:
         "### All methods",
         "",
         "| Method | Final avg ppl | BWT (loss) | Mean forgetting (loss) | Param updates | "
-        "Train time (s) | Params (final) |",
-        "|---|---|---|---|---|---|---|",
+        "Train time (s) | Params (final) | vs k1_structure params |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    gaps = res.get("param_gap", {})
     for method, st in s.items():
+        gap = f"{gaps[method]:+.1%}" if method in gaps else "n/a"
         lines.append(
             f"| {method} | {_pm(st['final_avg_ppl'])} | {_pm(st['bwt'])} | "
             f"{_pm(st['mean_forgetting'])} | {_pm(st['update_fraction_params'], '{:.1%}')} | "
-            f"{_pm(st['train_seconds'], '{:.1f}')} | {_pm(st['param_count'], '{:,.0f}')} |"
+            f"{_pm(st['train_seconds'], '{:.1f}')} | {_pm(st['param_count'], '{:,.0f}')} | "
+            f"{gap} |"
         )
-    lines += ["", f"**Goal** ({goal['criterion']}): "]
-    if goal["met"] is None:
-        lines[-1] += goal["note"]
-    else:
-        verdict = "met" if goal["met"] else "not met"
-        lines[-1] += (
-            f"BWT gain vs dense {goal['bwt_gain_vs_dense']:+.1%}, final avg ppl change "
-            f"{goal['final_avg_ppl_change_vs_dense']:+.1%} → **{verdict}**."
-        )
-    lines += ["", "Plots: r_heatmaps.png, loss_curves.png, group_updates.png", ""]
+    lines += ["", *goal_markdown(goal), "", "Plots: r_heatmaps.png, loss_curves.png, "
+              "group_updates.png", ""]  # fmt: skip
     if res.get("structure_summary"):
         lines += structure_markdown(res)
+    if res.get("specialization"):
+        lines += specialization_markdown(res)
     return "\n".join(lines)
+
+
+def _test(t: dict[str, Any] | None) -> str:
+    if t is None or t["p"] is None:
+        return "n/a"
+    return f"{t['mean_diff']:+.4f} (p = {t['p']:.3f}, n = {t['n']})"
+
+
+def goal_markdown(goal: dict[str, Any]) -> list[str]:
+    """Per K-1 variant: BWT gain and ppl change vs dense, paired tests; then the verdict."""
+    lines = [f"**Goal** ({goal['criterion']}):"]
+    if "variants" in goal:
+        lines += [
+            "",
+            "| Variant | BWT gain vs dense | Final ppl vs dense | BWT − dense (paired) | "
+            "BWT − replay (paired) |",
+            "|---|---|---|---|---|",
+        ]
+        for m, v in goal["variants"].items():
+            lines.append(
+                f"| {m} | {v['bwt_gain_vs_dense']:+.1%} | "
+                f"{v['final_avg_ppl_change_vs_dense']:+.1%} | {_test(v['bwt_vs_dense'])} | "
+                f"{_test(v['bwt_vs_replay'])} |"
+            )
+        lines.append("")
+    if goal["met"] is None:
+        lines.append(f"Verdict: {goal['note']}.")
+    else:
+        passing = ", ".join(goal["passing"]) or "no variant"
+        lines.append(f"Verdict: **{'met' if goal['met'] else 'not met'}** ({passing} passes).")
+    return lines
+
+
+def specialization_markdown(res: dict[str, Any]) -> list[str]:
+    """Specialization index per layer after each domain, with the structural events."""
+    lines = [
+        "### What the agents learned (specialization)",
+        "",
+        "Index = mutual information between domain and routing / log(#domains), per layer "
+        "(0: every domain routed alike, 1: routing tells the domain). After domain k = "
+        "before domain k + 1. First seed; accepted structural operations during the domain.",
+        "",
+        "| Method | After | Index per layer | Accepted structural ops |",
+        "|---|---|---|---|",
+    ]
+    for row in res["specialization"]:
+        index = ", ".join("n/a" if x is None else f"{x:.3f}" for x in row["index"])
+        lines.append(f"| {row['method']} | {row['after']} | {index} | {row['ops'] or '-'} |")
+    lines += ["", "Plots: specialization_<method>.png (domain × agent heatmaps: routing and "
+              "gradient share per layer), specialization_index.png", ""]  # fmt: skip
+    return lines
 
 
 def structure_markdown(res: dict[str, Any]) -> list[str]:
@@ -143,8 +198,10 @@ def write_report(
 ) -> dict[str, str]:
     steps = extra.pop("structure", [])
     res = build_results(settings, chunks, evals, jobs, extra, steps)
-    if steps:
-        res["structure_summary"] = structure_summary(steps)
+    own = [r for r in steps if r["method"] == "k1_structure"]
+    if own:
+        res["structure_summary"] = structure_summary(own)
+    res["specialization"] = specialization_rows(evals, steps, settings.seed_list[0])
     paths = {
         "results_json": run_dir / "results.json",
         "results_md": run_dir / "results.md",
@@ -157,22 +214,25 @@ def write_report(
     plot_heatmaps(res, paths["r_heatmaps"])
     plot_curves(res, chunks, paths["loss_curves"])
     plot_group_updates(res, paths["group_updates"])
-    if steps:
-        paths.update(write_structure_outputs(run_dir, settings, steps))
+    paths.update(plot_specialization(run_dir, evals, settings.seed_list[0]))
+    if own:
+        paths.update(write_structure_outputs(run_dir, settings, steps, own))
     return {k: str(v) for k, v in paths.items()}
 
 
 def write_structure_outputs(
-    run_dir: Path, settings: K1Settings, steps: list[Record]
+    run_dir: Path, settings: K1Settings, steps: list[Record], own: list[Record]
 ) -> dict[str, Path]:
-    """The event log (JSONL), trust over time, and one agent-tree diagram per domain."""
+    """The event log (JSONL, every structural method), trust over time, and one agent-tree
+    diagram per domain (k1_structure, first seed)."""
     paths: dict[str, Path] = {"structure_events": run_dir / "structure_events.jsonl"}
     lines = [
-        json.dumps({"seed": r["seed"], **e}) for r in steps for e in r["events"]
+        json.dumps({"method": r["method"], "seed": r["seed"], **e})
+        for r in steps for e in r["events"]
     ]  # fmt: skip
     atomic_write_bytes(paths["structure_events"], ("\n".join(lines) + "\n").encode())
-    seed = steps[0]["seed"]
-    mine = [r for r in steps if r["seed"] == seed]
+    seed = own[0]["seed"]
+    mine = [r for r in own if r["seed"] == seed]
     paths["trust"] = run_dir / "trust.png"
     plot_trust(mine, settings, paths["trust"])
     for d in settings.domains:

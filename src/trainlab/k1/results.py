@@ -6,11 +6,18 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from trainlab.k1.metrics import mean_std, relative_gain, summarize
 from trainlab.k1.settings import K1Settings
 
-GOAL = "K-1 BWT at least 30 % better than dense at no more than 5 % worse final avg perplexity"
+GOAL = (
+    "a K-1 variant's BWT at least 30 % better than (equal-parameter) dense, significantly "
+    "(paired t-test over >= 3 seeds, p < 0.05), at no more than 5 % worse final avg perplexity"
+)
+MIN_SEEDS = 3
+ALPHA = 0.05
+K1_VARIANTS: tuple[str, ...] = ("k1", "k1_agents", "k1_structure", "k1_replay")
 TOKENIZER = "UTF-8 bytes (vocabulary 256); perplexities are per byte"
 Record = dict[str, Any]
 
@@ -65,7 +72,7 @@ def run_result(
         "param_count": (
             of(structure or [], method, seed)[-1]["param_count"]
             if of(structure or [], method, seed)
-            else mine[-1]["total_params"]
+            else mine[-1].get("param_count", mine[-1]["total_params"])
             if mine
             else 0
         ),
@@ -95,18 +102,55 @@ def summarize_methods(runs: list[Record]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def goal_check(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    if "dense" not in summary:
-        return {"criterion": GOAL, "met": None, "note": "dense baseline not run"}
-    k1, dense = summary["k1"], summary["dense"]
-    gain = relative_gain(k1["bwt"]["mean"], dense["bwt"]["mean"])
-    ppl = k1["final_avg_ppl"]["mean"] / dense["final_avg_ppl"]["mean"] - 1.0
+def paired_bwt(runs: list[Record], method: str, against: str) -> dict[str, Any] | None:
+    """Paired t-test over seeds, one-sided: is `method`'s BWT higher (less forgetting)?"""
+    bwt = {(r["method"], r["seed"]): r["metrics"]["bwt"] for r in runs}
+    seeds = sorted(s for m, s in bwt if m == method and (against, s) in bwt)
+    if len(seeds) < 2:
+        return None
+    a, b = [bwt[(method, s)] for s in seeds], [bwt[(against, s)] for s in seeds]
+    test = stats.ttest_rel(a, b, alternative="greater")
+    p = float(test.pvalue)
+    return {"n": len(seeds), "mean_diff": float(np.mean(a) - np.mean(b)),
+            "p": None if math.isnan(p) else p}  # fmt: skip
+
+
+def _variant_check(summary: dict[str, Any], runs: list[Record], method: str) -> dict[str, Any]:
+    mine, dense = summary[method], summary["dense"]
+    gain = relative_gain(mine["bwt"]["mean"], dense["bwt"]["mean"])
+    ppl = mine["final_avg_ppl"]["mean"] / dense["final_avg_ppl"]["mean"] - 1.0
+    vs_dense = paired_bwt(runs, method, "dense")
+    significant = vs_dense is not None and vs_dense["p"] is not None and vs_dense["p"] < ALPHA
     return {
-        "criterion": GOAL,
         "bwt_gain_vs_dense": gain,
         "final_avg_ppl_change_vs_dense": ppl,
-        "met": bool(gain >= 0.3 and ppl <= 0.05),
+        "bwt_vs_dense": vs_dense,
+        "bwt_vs_replay": paired_bwt(runs, method, "replay") if "replay" in summary else None,
+        "passes": bool(gain >= 0.3 and ppl <= 0.05 and significant),
     }
+
+
+def goal_check(summary: dict[str, dict[str, Any]], runs: list[Record]) -> dict[str, Any]:
+    """The goal per K-1 variant; a verdict only from >= MIN_SEEDS seeds and a paired test."""
+    if "dense" not in summary:
+        return {"criterion": GOAL, "met": None, "note": "dense baseline not run"}
+    variants = {m: _variant_check(summary, runs, m) for m in K1_VARIANTS if m in summary}
+    seeds = len({r["seed"] for r in runs})
+    out = {"criterion": GOAL, "seeds": seeds, "variants": variants, **variants["k1"]}
+    if seeds < MIN_SEEDS:
+        note = f"not enough seeds for a verdict ({seeds} < {MIN_SEEDS} seeds, paired test)"
+        return out | {"met": None, "note": note}
+    passing = [m for m, v in variants.items() if v["passes"]]
+    return out | {"met": bool(passing), "passing": passing}
+
+
+def param_gaps(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Each method's final parameter count relative to k1_structure's (k1_agents' without)."""
+    ref = next((m for m in ("k1_structure", "k1_agents") if m in summary), None)
+    if ref is None:
+        return {}
+    target = summary[ref]["param_count"]["mean"]
+    return {m: st["param_count"]["mean"] / target - 1.0 for m, st in summary.items()}
 
 
 def build_results(
@@ -127,7 +171,8 @@ def build_results(
         **extra,
         "runs": runs,
         "summary": summary,
-        "goal": goal_check(summary),
+        "goal": goal_check(summary, runs),
+        "param_gap": param_gaps(summary),
     }
 
 
@@ -148,3 +193,21 @@ def structure_summary(steps: list[Record]) -> dict[str, Any]:
             "diagnostics": last["diagnostics"],
         }
     return out
+
+
+def specialization_rows(evals: list[Record], steps: list[Record], seed: int) -> list[Record]:
+    """Per agent-model method (one seed) and finished domain: the index per layer and the
+    structural operations accepted during that domain (what changed the routing)."""
+    rows = []
+    for e in sorted(evals, key=lambda e: (e["method"], e["after_index"])):
+        if e["seed"] != seed or "specialization" not in e:
+            continue
+        ops: dict[str, int] = {}
+        for r in of(steps, e["method"], seed):
+            for ev in r["events"]:
+                if r["domain"] == e["after"] and ev.get("accepted"):
+                    ops[ev["op"]] = ops.get(ev["op"], 0) + 1
+        rows.append({"method": e["method"], "after": e["after"],
+                     "index": e["specialization"]["index"],
+                     "ops": ", ".join(f"{k} {v}" for k, v in sorted(ops.items()))})  # fmt: skip
+    return rows

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainlab.k1.agents import AgentConfig
-from trainlab.k1.continual import BASELINES, STRUCTURE_METHODS, LearnerConfig
+from trainlab.k1.continual import (
+    AGENT_METHODS,
+    BASELINE_CHOICES,
+    BASELINES,
+    STRUCTURE_METHODS,
+    LearnerConfig,
+)
 from trainlab.k1.controller import StructureConfig
 from trainlab.k1.data import DOMAINS
+from trainlab.k1.matching import agent_count, progressive_sized, widened
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
 
@@ -50,6 +58,11 @@ class K1Settings(BaseModel):
     top_managers: int = Field(2, ge=1)
     phase2_after: int = Field(150, ge=0)
     structure_tolerance: float = Field(0.01, ge=0.0)
+    match_params: bool = Field(
+        False,
+        description="size every method to the routed-agent model's parameter count "
+        "(dense-style models widened, progressive columns narrowed); needs 2+ methods",
+    )
 
     @field_validator("domains")
     @classmethod
@@ -64,10 +77,17 @@ class K1Settings(BaseModel):
     @field_validator("baselines")
     @classmethod
     def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [b for b in value if b not in BASELINES]
+        unknown = [b for b in value if b not in BASELINE_CHOICES]
         if unknown:
-            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
+            known = ", ".join(BASELINE_CHOICES)
+            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {known}")
         return value
+
+    @model_validator(mode="after")
+    def _match_needs_a_comparison(self) -> K1Settings:
+        if self.match_params and len(self.methods) < 2:
+            raise ValueError("--match-params compares methods: add --baselines or --structure on")
+        return self
 
     @property
     def methods(self) -> list[str]:
@@ -77,7 +97,20 @@ class K1Settings(BaseModel):
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
-    def learner_config(self) -> LearnerConfig:
+    def learner_config(self, method: str | None = None) -> LearnerConfig:
+        """The learner of `method`; with `match_params`, its model sized to the agent
+        model's parameter count (matching.py)."""
+        config = self._base_learner_config()
+        if not self.match_params or method is None or method in AGENT_METHODS:
+            return config
+        target = agent_count(config.model, config.agents)
+        if method == "progressive":
+            model = progressive_sized(config.model, target, len(self.domains))
+        else:
+            model = widened(config.model, target)
+        return replace(config, model=model)
+
+    def _base_learner_config(self) -> LearnerConfig:
         model = ModelConfig(
             d_model=self.d_model,
             n_layers=self.n_layers,
