@@ -17,6 +17,8 @@ BAD = [
     (["--steps-per-domain", "0"], "must be > 0"),
     (["--steps-per-domain", "-5"], "must be > 0"),
     (["--baselines", "dense,lwf"], "unknown name 'lwf'"),
+    (["--baselines", "dense,packnets"], "unknown name 'packnets'"),
+    (["--baselines", "", "--match-params"], "--match-params compares methods"),
     (["--seeds", "0"], "must be > 0"),
     (["--resume", "/definitely/not/here"], "not a resumable K-1 run folder"),
     (["generate", "--checkpoint", "/no/such.pt"], "no such file"),

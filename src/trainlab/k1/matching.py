@@ -3,7 +3,7 @@
 The target is the agent model's count at the start (k1_agents, moe and k1_structure start
 there; structure then moves it). Models built from `ModularLM` are widened in their
 feed-forward width (`d_ff`); progressive columns are narrowed in `d_model` (a multiple of the
-head count, `d_ff` = 4 `d_model`) so that all of its final columns and laterals fit. The
+head count) and their `d_ff` solved so that all of its final columns and laterals fit. The
 report states each method's final count against k1_structure's final count (goal: ± 5 %).
 """
 
@@ -53,13 +53,14 @@ def widened(cfg: ModelConfig, target: int) -> ModelConfig:
 
 @lru_cache(maxsize=32)
 def progressive_sized(cfg: ModelConfig, target: int, columns: int) -> ModelConfig:
-    """The column width (multiple of n_heads, d_ff = 4 d_model) closest to `target`."""
-    best, best_gap = cfg, None
-    for width in range(cfg.n_heads, 4 * cfg.d_model + 1, cfg.n_heads):  # count grows with it
-        candidate = replace(cfg, d_model=width, d_ff=4 * width)
-        gap = progressive_count(candidate, columns) - target
-        if best_gap is None or abs(gap) < abs(best_gap):
-            best, best_gap = candidate, gap
-        if gap > 0:
+    """The widest column (d_model a multiple of n_heads) whose feed-forward width can still
+    be at least d_model, with d_ff then solved (linearly) to meet `target`."""
+    best = replace(cfg, d_model=cfg.n_heads, d_ff=1)
+    for width in range(cfg.n_heads, 4 * cfg.d_model + 1, cfg.n_heads):
+        one = progressive_count(replace(cfg, d_model=width, d_ff=1), columns)
+        two = progressive_count(replace(cfg, d_model=width, d_ff=2), columns)
+        d_ff = round(1 + (target - one) / (two - one))
+        if d_ff < width:
             break
+        best = replace(cfg, d_model=width, d_ff=d_ff)
     return best
