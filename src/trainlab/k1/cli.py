@@ -100,6 +100,8 @@ def run_parser() -> Parser:
                    "merge / reorganize with rollback) to the comparison (%(default)s)")  # fmt: skip
     p.add_argument("--phase2-after", type=int, default=150,
                    help="k1_structure: steps before phase 2 (%(default)s)")  # fmt: skip
+    p.add_argument("--positions", choices=("learned", "rope"), default="learned",
+                   help="learned embeddings or rotary (RoPE) (%(default)s)")  # fmt: skip
     p.add_argument("--seeds", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--d-model", type=positive_int, default=64,
@@ -120,10 +122,35 @@ def generate_parser() -> Parser:
     p.add_argument("--checkpoint", type=Path, required=True, help="an after_*.pt snapshot")
     p.add_argument("--prompt", default="")
     p.add_argument("--max-new-tokens", type=positive_int, default=200)
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="<= 0: greedy (%(default)s)")
+    p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="KV-cache while sampling (%(default)s)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     return p
+
+
+def explain_parser() -> Parser:
+    p = Parser(prog="main.py k1 explain", description="Agents serving each token; their trust.")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="an after_*.pt snapshot of an agent model (k1_agents, k1_structure, "
+                   "moe, k1_replay)")  # fmt: skip
+    p.add_argument("--text", required=True)
+    p.add_argument("--top", type=positive_int, default=2, help="agents per layer (%(default)s)")
+    return p
+
+
+def explain(argv: list[str]) -> int:
+    from trainlab.k1.explain import NotAnAgentModel, explain_tokens, render
+
+    args = explain_parser().parse_args(argv)
+    if not args.checkpoint.is_file():
+        raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
+    try:
+        print(render(explain_tokens(args.checkpoint, args.text, args.top)))
+    except NotAnAgentModel as exc:
+        raise UsageError(str(exc)) from None
+    return 0
 
 
 def settings_from(args: argparse.Namespace) -> K1Settings:
@@ -141,6 +168,7 @@ def settings_from(args: argparse.Namespace) -> K1Settings:
         phase2_after=args.phase2_after,
         batch_size=args.batch_size,
         d_model=args.d_model,
+        positions=args.positions,
         output_dir=args.output_dir,
         device=args.device,
         threads=args.threads,
@@ -163,7 +191,7 @@ def generate(argv: list[str]) -> int:
         raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
     text = generate_text(
         args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.seed,
-        args.device,
+        args.device, args.cache,
     )  # fmt: skip
     print(text)
     return 0
@@ -236,6 +264,8 @@ def main(argv: list[str]) -> int:
     try:
         if argv and argv[0] == "generate":
             return generate(argv[1:])
+        if argv and argv[0] == "explain":
+            return explain(argv[1:])
         return run(argv)
     except (UsageError, ValidationError, RunFolderError) as exc:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)

@@ -347,9 +347,13 @@ def save_torch(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_model(path: Path, model: ModularLM | AgentLM | ProgressiveLM) -> None:
-    """Weights and config only (and the agent tree): what `k1 generate` needs."""
+def save_model(
+    path: Path, model: ModularLM | AgentLM | ProgressiveLM, trust: dict[str, float] | None = None
+) -> None:
+    """Weights and config (and the agent tree, and the groups' trust for `k1 explain`): what
+    `k1 generate` needs."""
     state: dict[str, Any] = {"model_config": model.cfg.to_dict(), "model": model.state_dict()}
+    state["trust"] = trust or {}
     if isinstance(model, AgentLM):
         state["agents"], state["structure"] = model.acfg.to_dict(), model.structure()
     if isinstance(model, ProgressiveLM):

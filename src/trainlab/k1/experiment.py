@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from trainlab.k1.agents import AgentLM
+from trainlab.k1.baselines import ProgressiveLM
 from trainlab.k1.continual import (
     AGENT_METHODS,
     Learner,
@@ -226,7 +227,7 @@ def evaluate_domain(
     losses = _losses(settings, data, learner)
     folder = job_dir(run_dir, job)
     snapshot = folder / f"after_{domain_index}_{domain}.pt"
-    save_model(snapshot, learner.model)
+    save_model(snapshot, learner.model, learner.updater.trust)
     record = {**job, "after_index": domain_index, "after": domain, "losses": losses}
     if isinstance(learner.model, AgentLM):
         windows = {d: w.to(learner.device) for d, w in _val_windows(settings, data).items()}
@@ -267,12 +268,20 @@ def machine() -> dict[str, Any]:
 
 
 def generate_text(
-    checkpoint: Path, prompt: str, max_new_tokens: int, temperature: float, seed: int, device: str
+    checkpoint: Path,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    device: str,
+    use_cache: bool = True,
 ) -> str:
-    """Sample a continuation of `prompt` from a saved model snapshot."""
+    """Sample a continuation of `prompt` from a saved model snapshot (progressive columns
+    have no KV-cache: they sample without it)."""
     target = resolve_device(device)
     model = load_model(checkpoint, target)
     tokens = torch.from_numpy(encode(prompt or "\n").astype("int64")).to(target)
     generator = torch.Generator(device=target).manual_seed(seed)
-    out = sample(model, tokens, max_new_tokens, temperature, generator=generator)
+    cache = use_cache and not isinstance(model, ProgressiveLM)
+    out = sample(model, tokens, max_new_tokens, temperature, generator=generator, use_cache=cache)
     return decode(out.tolist())

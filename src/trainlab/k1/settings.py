@@ -44,6 +44,9 @@ class K1Settings(BaseModel):
     n_layers: int = Field(4, ge=1)
     n_heads: int = Field(4, ge=1)
     seq_len: int = Field(128, ge=8)
+    positions: Literal["learned", "rope"] = Field(
+        "learned", description="position encoding: learned embeddings or rotary (RoPE)"
+    )
     max_train_bytes: int = Field(400_000, ge=1_000)
     max_val_bytes: int = Field(32_000, ge=1_000)
     eval_windows: int = Field(48, ge=1)
@@ -117,6 +120,7 @@ class K1Settings(BaseModel):
             n_heads=self.n_heads,
             d_ff=4 * self.d_model,
             seq_len=self.seq_len,
+            positions=self.positions,
         )
         sparse = SparseConfig(
             update_fraction=self.update_fraction, refresh_every=self.refresh_every, lr=self.lr
