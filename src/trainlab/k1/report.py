@@ -223,14 +223,17 @@ def write_report(
 def write_structure_outputs(
     run_dir: Path, settings: K1Settings, steps: list[Record], own: list[Record]
 ) -> dict[str, Path]:
-    """The event log (JSONL, every structural method), trust over time, and one agent-tree
+    """The event logs (JSONL: structure_events.jsonl for k1_structure,
+    structure_events_<method>.jsonl for the others), trust over time, and one agent-tree
     diagram per domain (k1_structure, first seed)."""
-    paths: dict[str, Path] = {"structure_events": run_dir / "structure_events.jsonl"}
-    lines = [
-        json.dumps({"method": r["method"], "seed": r["seed"], **e})
-        for r in steps for e in r["events"]
-    ]  # fmt: skip
-    atomic_write_bytes(paths["structure_events"], ("\n".join(lines) + "\n").encode())
+    paths: dict[str, Path] = {}
+    for method in dict.fromkeys(r["method"] for r in steps):
+        suffix = "" if method == "k1_structure" else f"_{method}"
+        key = f"structure_events{suffix}"
+        paths[key] = run_dir / f"{key}.jsonl"
+        lines = [json.dumps({"seed": r["seed"], **e})
+                 for r in steps if r["method"] == method for e in r["events"]]  # fmt: skip
+        atomic_write_bytes(paths[key], ("\n".join(lines) + "\n").encode())
     seed = own[0]["seed"]
     mine = [r for r in own if r["seed"] == seed]
     paths["trust"] = run_dir / "trust.png"
