@@ -1,8 +1,9 @@
 """K-1 continual-learning subgraph: prepare → train (chunks) → evaluate → … → report.
 
-With `--structure on` the k1_structure job passes through a `structure` step after every
-chunk (structure.py: grow / prune / merge / reorganize with rollback, phase-2 tuning); the
-agent tree is part of the learner checkpoint, so a resumed run has the same agents.
+With `--structure on` the k1_structure (and k1_replay) job passes through a `structure` step
+after every chunk (controller.py, operations.py: grow / prune / merge / reorganize with
+rollback, phase-2 tuning); the agent tree is part of the learner checkpoint, so a resumed run
+has the same agents.
 
 State holds settings, paths and metric records only; learner state lives in checkpoint files
 on disk. With a checkpointer (thread id = run id, durability "sync") a crashed run resumes

@@ -54,7 +54,7 @@ class K1Settings(BaseModel):
     replay_per_domain: int = Field(64, ge=1)
     replay_mix: float = Field(0.25, ge=0.0, le=1.0)
     output_dir: Path = Path("runs")
-    # --structure on: agent model (agents.py) and structural steps (structure.py)
+    # --structure on: agent model (agents.py) and structural steps (controller.py, operations.py)
     structure: bool = False
     managers: int = Field(4, ge=1)
     agents_per_manager: int = Field(2, ge=1)
