@@ -18,9 +18,9 @@ import time
 
 import torch
 
-from trainlab.k1.continual import resolve_device
 from trainlab.k1.model import ModularLM, sample
 from trainlab.k1.settings import K1Settings
+from trainlab.training.device import resolve_device
 
 
 def tokens_per_second(model: ModularLM, prompt: torch.Tensor, n: int, cache: bool):
