@@ -49,3 +49,17 @@ def test_explain_lists_the_agents_of_every_token(tmp_path: Path, capsys) -> None
     save_model(dense, ModularLM(LEARNED))
     assert main(["k1", "explain", "--checkpoint", str(dense), "--text", "ab"]) == 2
     assert "not a routed-agent model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cache", ["--cache", "--no-cache"])
+def test_generate_samples_the_same_greedy_text_with_and_without_the_cache(
+    cache: str, tmp_path: Path, capsys
+) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "after_0_code.pt"
+    save_model(path, ModularLM(ROPE))
+    argv = ["k1", "generate", "--checkpoint", str(path), "--prompt", "ab", "--temperature", "0"]
+    assert main([*argv, "--max-new-tokens", "6", "--device", "cpu", cache]) == 0
+    text = capsys.readouterr().out
+    assert main([*argv, "--max-new-tokens", "6", "--device", "cpu"]) == 0
+    assert capsys.readouterr().out == text and text.startswith("ab")
