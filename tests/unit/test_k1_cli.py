@@ -17,6 +17,8 @@ BAD = [
     (["--steps-per-domain", "0"], "must be > 0"),
     (["--steps-per-domain", "-5"], "must be > 0"),
     (["--baselines", "dense,lwf"], "unknown name 'lwf'"),
+    (["--baselines", "dense,packnets"], "unknown name 'packnets'"),
+    (["--baselines", "", "--match-params"], "--match-params compares methods"),
     (["--seeds", "0"], "must be > 0"),
     (["--resume", "/definitely/not/here"], "not a resumable K-1 run folder"),
     (["generate", "--checkpoint", "/no/such.pt"], "no such file"),
@@ -36,3 +38,11 @@ def test_resume_of_a_folder_without_a_checkpoint_db_is_refused(tmp_path: Path, c
     (tmp_path / "k1" / "settings.json").write_text("{}")
     assert main(["k1", "--resume", str(tmp_path)]) == 2
     assert "not a resumable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--baselines", "dense,packnets"], ["--baselines", "", "--match-params"]]
+)
+def test_bad_input_creates_no_run_folder(argv: list[str], tmp_path: Path) -> None:
+    assert main(["k1", *argv, "--output-dir", str(tmp_path / "runs")]) == 2
+    assert not (tmp_path / "runs").exists()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.k1 import structure as st
+from trainlab.k1 import controller as k1c
+from trainlab.k1 import operations as st
 from trainlab.k1.agents import AgentConfig, AgentLM, agent_name
 from trainlab.k1.continual import Learner, LearnerConfig
 from trainlab.k1.model import ModelConfig
@@ -183,8 +184,8 @@ def test_save_and_load_after_structural_change_give_the_same_learner(tmp_path: P
 
 def test_controller_prunes_a_dormant_agent_and_diagnoses_it() -> None:
     learner = trained_learner()
-    cfg = st.StructureConfig(phase2_after=0, dormant_steps=10, merge_similarity=0.999)
-    ctl = st.StructureController(cfg, base_lr=learner.updater.lr)
+    cfg = k1c.StructureConfig(phase2_after=0, dormant_steps=10, merge_similarity=0.999)
+    ctl = k1c.StructureController(cfg, base_lr=learner.updater.lr)
     sleeper = learner.model.tree[0][0][1]
     with torch.no_grad():
         learner.model.agent(sleeper).gate.bias.fill_(-30.0)  # never gets gate mass
@@ -198,14 +199,14 @@ def test_controller_prunes_a_dormant_agent_and_diagnoses_it() -> None:
     assert sleeper not in learner.model.agent_ids()
     assert len(ctl.history) == 2 and ctl.history[-1]["phase"] == 2
     state = ctl.state_dict()
-    again = st.StructureController(st.StructureConfig(), base_lr=1.0)
+    again = k1c.StructureController(k1c.StructureConfig(), base_lr=1.0)
     again.load_state_dict(state)
     assert again.state_dict() == state
 
 
 def test_phase_two_tunes_lr_and_thresholds_from_trends() -> None:
     learner = trained_learner()
-    ctl = st.StructureController(st.StructureConfig(phase2_after=0), base_lr=1e-3)
+    ctl = k1c.StructureController(k1c.StructureConfig(phase2_after=0), base_lr=1e-3)
     learner.updater.set_lr(1e-3)
     ctl._tune_lr(learner, trend=-0.05)  # held-out loss rose: lr down
     assert learner.updater.lr == pytest.approx(7e-4)
@@ -217,7 +218,7 @@ def test_phase_two_tunes_lr_and_thresholds_from_trends() -> None:
     sim = ctl.cfg.merge_similarity
     ctl._adapt("merge", accepted=False)
     assert ctl.cfg.merge_similarity == pytest.approx(sim + 0.03)
-    phase1 = st.StructureController(st.StructureConfig(phase2_after=100), base_lr=1e-3)
+    phase1 = k1c.StructureController(k1c.StructureConfig(phase2_after=100), base_lr=1e-3)
     events, _ = phase1.step(learner, "prose", {"prose": windows()}, learner.evaluate, 50)
     assert events == [] and phase1.phase == 1 and learner.updater.lr == pytest.approx(7.35e-4)
 
@@ -226,7 +227,7 @@ def test_reorganize_moves_a_misplaced_agent_and_keeps_its_parameters_and_state()
     learner = trained_learner()
     model, updater = learner.model, learner.updater
     (a0, a1), (stray, mixed), (p0, p1) = model.tree[0]
-    ctl = st.StructureController(st.StructureConfig(), base_lr=updater.lr)
+    ctl = k1c.StructureController(k1c.StructureConfig(), base_lr=updater.lr)
     code, prose = {"code": 1.0, "prose": 0.0}, {"code": 0.0, "prose": 1.0}
     ctl.profiles = {a0: code, a1: code, stray: code, mixed: {"code": 0.2, "prose": 1.0},
                     p0: prose, p1: prose}  # fmt: skip

@@ -1,7 +1,9 @@
-"""`python main.py k1 ...`: the continual-learning experiment; `k1 generate` samples text."""
+"""`python main.py k1 ...`: the continual-learning experiment; `k1 generate` samples text;
+`k1 explain` shows the agents serving each token."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,23 @@ def generate_parser() -> OneLineParser:
     p.add_argument("--checkpoint", type=Path, required=True, help="an after_*.pt snapshot")
     p.add_argument("--prompt", default="")
     p.add_argument("--max-new-tokens", type=positive_int, default=200)
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="<= 0: greedy (%(default)s)")
+    p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="KV-cache while sampling (%(default)s)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    return p
+
+
+def explain_parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="main.py k1 explain", description="Agents serving each token; their trust."
+    )
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="an after_*.pt snapshot of an agent model (k1_agents, k1_structure, "
+                   "moe, k1_replay)")  # fmt: skip
+    p.add_argument("--text", required=True)
+    p.add_argument("--top", type=positive_int, default=2, help="agents per layer (%(default)s)")
     return p
 
 
@@ -58,9 +74,22 @@ def generate(argv: list[str]) -> int:
         raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
     text = generate_text(
         args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.seed,
-        args.device,
+        args.device, args.cache,
     )  # fmt: skip
     print(text)
+    return 0
+
+
+def explain(argv: list[str]) -> int:
+    from trainlab.k1.explain import NotAnAgentModel, explain_tokens, render
+
+    args = explain_parser().parse_args(argv)
+    if not args.checkpoint.is_file():
+        raise UsageError(f"--checkpoint {args.checkpoint}: no such file")
+    try:
+        print(render(explain_tokens(args.checkpoint, args.text, args.top)))
+    except NotAnAgentModel as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -140,7 +169,9 @@ def run(argv: list[str]) -> int:
     report = execute(run_dir, settings, resume=args.resume is not None)
     results = read_json(Path(report["results_json"]))
     console.print(Path(report["results_md"]).read_text())
-    console.print(f"goal met: {results['goal']['met']}; outputs in {run_dir}")
+    goal = results["goal"]
+    verdict = goal["note"] if goal["met"] is None else f"goal met: {goal['met']}"
+    console.print(f"{verdict}; outputs in {run_dir}")
     return 0
 
 
@@ -150,6 +181,8 @@ def main(argv: list[str]) -> int:
     try:
         if argv and argv[0] == "generate":
             return generate(argv[1:])
+        if argv and argv[0] == "explain":
+            return explain(argv[1:])
         return run(argv)
     except (UsageError, RunFolderError) as exc:
         return fail(one_line_error(exc))

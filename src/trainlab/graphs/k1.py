@@ -1,8 +1,9 @@
 """K-1 continual-learning subgraph: prepare → train (chunks) → evaluate → … → report.
 
-With `--structure on` the k1_structure job passes through a `structure` step after every
-chunk (structure.py: grow / prune / merge / reorganize with rollback, phase-2 tuning); the
-agent tree is part of the learner checkpoint, so a resumed run has the same agents.
+With `--structure on` the k1_structure (and k1_replay) job passes through a `structure` step
+after every chunk (controller.py, operations.py: grow / prune / merge / reorganize with
+rollback, phase-2 tuning); the agent tree is part of the learner checkpoint, so a resumed run
+has the same agents.
 
 State holds settings, paths and metric records only; learner state lives in checkpoint files
 on disk. With a checkpointer (thread id = run id, durability "sync") a crashed run resumes
@@ -22,6 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 from trainlab.graphs import shared
 from trainlab.graphs.k1_state import K1State
 from trainlab.k1 import experiment
+from trainlab.k1.continual import CONTROLLED_METHODS
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
 
@@ -108,7 +110,7 @@ class K1Nodes:
 
     @staticmethod
     def after_train(state: K1State) -> Literal["train", "structure", "evaluate"]:
-        if state["jobs"][state["job"]]["method"] == "k1_structure":
+        if state["jobs"][state["job"]]["method"] in CONTROLLED_METHODS:
             return "structure"
         return K1Nodes.after_structure(state)
 

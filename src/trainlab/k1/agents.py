@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainlab.k1.model import Attention, Embedding, Head, ModelConfig, _init_weights
+from trainlab.k1.model import Attention, Embedding, Head, KVCache, ModelConfig, _init_weights
 
 
 @dataclass(frozen=True)
@@ -187,13 +187,14 @@ class AgentLM(nn.Module):
             out = out.index_add(0, rows, (weight.to(y.dtype) * y))
         return out.reshape(shape)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         self.aux_loss = None
         self.usage = {}
         self.tokens_seen = idx.numel()
-        x = self.groups["embed"](idx)
+        offset = cache.length if cache is not None else 0
+        x = self.groups["embed"](idx, offset)
         for i in range(self.cfg.n_layers):
-            x = x + self.groups[f"attn_{i}"](x)
+            x = x + self.groups[f"attn_{i}"](x, cache, i, offset)
             x = x + self.agents_forward(i, x)
         return self.groups["head"](x)
 

@@ -5,16 +5,21 @@ Methods (all with the same model init, batches, optimizer and step budget per se
   dense   every group every step
   ewc     dense + online EWC penalty (Kirkpatrick et al. 2017; Fisher summed over domains)
   replay  dense + a small buffer of windows from earlier domains mixed into each batch
-With `--structure on` (agents.py, structure.py), two more, on the routed-agent model:
+With `--structure on` (agents.py, controller.py), two more, on the routed-agent model:
   k1_agents     K-1 sparse updates on the agent model, fixed tree (phase 1 throughout)
   k1_structure  the same, plus structural steps between chunks (phase 2 from phase2_after)
+Further methods, chosen by name in `--baselines` (baselines.py):
+  moe           the agent model with every expert updated every step (static MoE)
+  packnet       dense + PackNet (prune after each domain, freeze what each domain kept)
+  progressive   a new column per domain with lateral adapters (Progressive Neural Networks)
+  k1_replay     k1_structure plus the replay buffer of `replay`
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,11 @@ from typing import Any
 import torch
 
 from trainlab.k1.agents import AgentConfig, AgentLM
+from trainlab.k1.baselines import PackNet, ProgressiveLM
+from trainlab.k1.controller import StructureConfig, StructureController
 from trainlab.k1.data import random_windows
 from trainlab.k1.model import ModelConfig, ModularLM
 from trainlab.k1.sparse import SparseConfig, SparseUpdater
-from trainlab.k1.structure import StructureConfig, StructureController
 from trainlab.training.device import (
     amp_dtype,
     atomic_torch_save,
@@ -39,9 +45,15 @@ from trainlab.training.device import (
 )
 
 METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")
-BASELINES: tuple[str, ...] = METHODS[1:]
+BASELINES: tuple[str, ...] = METHODS[1:]  # the default comparison
+EXTRA_METHODS: tuple[str, ...] = ("moe", "packnet", "progressive", "k1_replay")
+BASELINE_CHOICES: tuple[str, ...] = (*BASELINES, *EXTRA_METHODS)
 STRUCTURE_METHODS: tuple[str, ...] = ("k1_structure", "k1_agents")
-SPARSE_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS)
+AGENT_METHODS: tuple[str, ...] = (*STRUCTURE_METHODS, "moe", "k1_replay")  # the AgentLM
+CONTROLLED_METHODS: tuple[str, ...] = ("k1_structure", "k1_replay")  # structural steps
+SPARSE_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS, "k1_replay")
+REPLAY_METHODS: tuple[str, ...] = ("replay", "k1_replay")
+ALL_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS, *BASELINE_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class LearnerConfig:
     ewc_batches: int = 8
     replay_per_domain: int = 64
     replay_mix: float = 0.25
+    packnet_prune: float = 0.5
     amp: bool = True
     agents: AgentConfig = field(default_factory=AgentConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
@@ -135,24 +148,30 @@ class Learner:
     """Model + updater + method extras; everything needed to resume lives in `save`."""
 
     def __init__(self, method: str, cfg: LearnerConfig, seed: int, device: torch.device) -> None:
-        if method not in METHODS + STRUCTURE_METHODS:
-            known = ", ".join(METHODS + STRUCTURE_METHODS)
-            raise ValueError(f"unknown method {method!r}; choose from {known}")
+        if method not in ALL_METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(ALL_METHODS)}")
         self.method, self.cfg, self.device = method, cfg, device
         torch.manual_seed(seed)
-        self.model: ModularLM | AgentLM
-        if method in STRUCTURE_METHODS:
+        self.model: ModularLM | AgentLM | ProgressiveLM
+        if method in AGENT_METHODS:
             self.model = AgentLM(cfg.model, cfg.agents).to(device)
+        elif method == "progressive":
+            self.model = ProgressiveLM(cfg.model).to(device)
         else:
             self.model = ModularLM(cfg.model).to(device)
         self.controller = (
-            StructureController(cfg.structure, cfg.sparse.lr) if method == "k1_structure" else None
+            StructureController(cfg.structure, cfg.sparse.lr)
+            if method in CONTROLLED_METHODS
+            else None
         )
         fraction = cfg.sparse.update_fraction if method in SPARSE_METHODS else 1.0
         sparse_cfg = SparseConfig(**{**cfg.sparse.__dict__, "update_fraction": fraction})
         self.updater = SparseUpdater(dict(self.model.groups.items()), sparse_cfg)
         self.ewc = EWC(cfg.ewc_lambda) if method == "ewc" else None
-        self.replay = Replay(cfg.replay_per_domain, cfg.replay_mix) if method == "replay" else None
+        self.replay = (
+            Replay(cfg.replay_per_domain, cfg.replay_mix) if method in REPLAY_METHODS else None
+        )
+        self.packnet = PackNet(cfg.packnet_prune) if method == "packnet" else None
         self.generator = torch.Generator().manual_seed(seed)
         self.batch_size = cfg.batch_size
         self.dtype = amp_dtype(device, cfg.amp)
@@ -183,7 +202,10 @@ class Learner:
             penalty = self.model.training_aux()  # routing load balance
         total = loss if penalty is None else loss + penalty
         self.scaler.scale(total).backward()
-        return task_loss, self.updater.step(task_loss, self.scaler)
+        updated = self.updater.step(task_loss, self.scaler)
+        if self.packnet is not None:
+            self.packnet.after_step(self.model)
+        return task_loss, updated
 
     def _step_with_oom_retry(self, tokens: torch.Tensor, stats: ChunkStats) -> float:
         """A CUDA OOM halves the batch (recorded) and retries the step; at batch 1 it raises."""
@@ -221,17 +243,41 @@ class Learner:
         return stats
 
     @torch.no_grad()
-    def evaluate(self, windows: torch.Tensor, batch_size: int = 32) -> float:
-        """Mean next-token loss (nats per byte) over fixed validation windows."""
+    def evaluate(
+        self, windows: torch.Tensor, batch_size: int = 32, task: int | None = None
+    ) -> float:
+        """Mean next-token loss (nats per byte) over fixed validation windows; `task` (the
+        domain index) picks PackNet's weights or the progressive column for that domain."""
         self.model.eval()
         total = 0.0
-        for chunk in windows.split(batch_size):
-            with self.autocast():
-                total += float(self.model.loss(chunk.to(self.device))) * len(chunk)
+        with self.task_view(task):
+            for chunk in windows.split(batch_size):
+                with self.autocast():
+                    total += float(self.model.loss(chunk.to(self.device))) * len(chunk)
         return total / len(windows)
 
-    def end_domain(self, tokens: torch.Tensor) -> None:
-        """Consolidate what the finished domain taught (EWC Fisher, replay samples)."""
+    @contextlib.contextmanager
+    def task_view(self, task: int | None) -> Iterator[None]:
+        if task is not None and self.packnet is not None:
+            with self.packnet.view(self.model, task):
+                yield
+        elif task is not None and isinstance(self.model, ProgressiveLM):
+            self.model.task = task
+            try:
+                yield
+            finally:
+                self.model.task = None
+        else:
+            yield
+
+    def end_domain(self, tokens: torch.Tensor, more_domains: bool = True) -> None:
+        """Consolidate what the finished domain taught (EWC Fisher, replay samples, PackNet
+        ownership, a new progressive column when another domain follows)."""
+        if self.packnet is not None:
+            self.packnet.pack(self.model)
+        if isinstance(self.model, ProgressiveLM) and more_domains:
+            self.model.add_column()
+            self.updater = SparseUpdater(dict(self.model.groups.items()), self.updater.cfg)
         if self.ewc is not None:
             batches = [
                 random_windows(tokens, self.batch_size, self.window, self.generator).to(self.device)
@@ -249,12 +295,15 @@ class Learner:
             "updater": self.updater.state_dict(),
             "ewc": self.ewc.state_dict() if self.ewc else None,
             "replay": self.replay.state_dict() if self.replay else None,
+            "packnet": self.packnet.state_dict() if self.packnet else None,
             "generator": self.generator.get_state(),
             "batch_size": self.batch_size,
             "scaler": self.scaler.state_dict(),
         }
         if isinstance(self.model, AgentLM):
             state["structure"] = self.model.structure()
+        if isinstance(self.model, ProgressiveLM):
+            state["columns"] = len(self.model.columns)
         if self.controller is not None:
             state["controller"] = self.controller.state_dict()
         atomic_torch_save(state, path)
@@ -264,8 +313,14 @@ class Learner:
         if isinstance(self.model, AgentLM):  # rebuild the saved tree, then its optimizers
             self.model.apply_structure(state["structure"])
             self.updater = SparseUpdater(dict(self.model.groups.items()), self.updater.cfg)
+        if isinstance(self.model, ProgressiveLM):
+            while len(self.model.columns) < state["columns"]:
+                self.model.add_column()
+            self.updater = SparseUpdater(dict(self.model.groups.items()), self.updater.cfg)
         self.model.load_state_dict(state["model"])
         self.updater.load_state_dict(state["updater"])
+        if self.packnet is not None:
+            self.packnet.load_state_dict(state["packnet"])
         if self.controller is not None:
             self.controller.load_state_dict(state["controller"])
         if self.ewc is not None:
@@ -277,21 +332,31 @@ class Learner:
         self.scaler.load_state_dict(state["scaler"])
 
 
-def save_model(path: Path, model: ModularLM | AgentLM) -> None:
-    """Weights and config only (and the agent tree): what `k1 generate` needs."""
+def save_model(
+    path: Path, model: ModularLM | AgentLM | ProgressiveLM, trust: dict[str, float] | None = None
+) -> None:
+    """Weights and config (and the agent tree, and the groups' trust for `k1 explain`): what
+    `k1 generate` needs."""
     state: dict[str, Any] = {"model_config": model.cfg.to_dict(), "model": model.state_dict()}
+    state["trust"] = trust or {}
     if isinstance(model, AgentLM):
         state["agents"], state["structure"] = model.acfg.to_dict(), model.structure()
+    if isinstance(model, ProgressiveLM):
+        state["columns"] = len(model.columns)
     atomic_torch_save(state, path)
 
 
-def load_model(path: Path, device: torch.device) -> ModularLM | AgentLM:
+def load_model(path: Path, device: torch.device) -> ModularLM | AgentLM | ProgressiveLM:
     state = torch.load(path, map_location=device, weights_only=False)
     cfg = ModelConfig(**state["model_config"])
-    model: ModularLM | AgentLM
+    model: ModularLM | AgentLM | ProgressiveLM
     if "structure" in state:
         model = AgentLM(cfg, AgentConfig(**state["agents"])).to(device)
         model.apply_structure(state["structure"])
+    elif "columns" in state:
+        model = ProgressiveLM(cfg).to(device)
+        while len(model.columns) < state["columns"]:
+            model.add_column()
     else:
         model = ModularLM(cfg).to(device)
     model.load_state_dict(state["model"])

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from trainlab.k1.agents import AgentLM
+from trainlab.k1.baselines import ProgressiveLM
 from trainlab.k1.continual import (
-    STRUCTURE_METHODS,
+    AGENT_METHODS,
     Learner,
     load_model,
     save_model,
@@ -31,6 +32,7 @@ from trainlab.k1.data import (
 )
 from trainlab.k1.model import sample
 from trainlab.k1.settings import K1Settings
+from trainlab.k1.specialization import specialization_record
 from trainlab.runstore import read_json, write_json
 from trainlab.training.device import machine as machine  # re-exported: graphs/k1.py reads it
 from trainlab.training.device import resolve_device
@@ -74,7 +76,10 @@ def job_dir(run_dir: Path, job: Job) -> Path:
 
 def _learner(settings: K1Settings, job: Job, ckpt: str | None) -> Learner:
     learner = Learner(
-        job["method"], settings.learner_config(), job["seed"], resolve_device(settings.device)
+        job["method"],
+        settings.learner_config(job["method"]),
+        job["seed"],
+        resolve_device(settings.device),
     )
     if ckpt is not None:
         learner.load(Path(ckpt))
@@ -123,10 +128,10 @@ def train_chunk(
     domain = settings.domains[domain_index]
     steps = min(settings.chunk_steps, settings.steps_per_domain - start)
     tokens = load_tokens(data[domain]["train"])
-    if job["method"] in STRUCTURE_METHODS:
+    if job["method"] in AGENT_METHODS:
         tokens = split_holdout(tokens)[0]
     stats = learner.train(tokens, steps, on_step)
-    val = {d: round(learner.evaluate(w), 5) for d, w in _val_windows(settings, data).items()}
+    val = {d: round(loss, 5) for d, loss in _losses(settings, data, learner).items()}
     record = {
         **job,
         "domain": domain,
@@ -144,10 +149,15 @@ def train_chunk(
         "batch_size": learner.batch_size,
         "trust": {n: round(t, 4) for n, t in learner.updater.trust.items()},
     }
-    if isinstance(learner.model, AgentLM):
-        record["param_count"] = learner.model.param_count()
+    record["param_count"] = sum(p.numel() for p in learner.model.parameters())
     name = f"state-d{domain_index}-step{start + steps:06d}.pt"
     return record, _commit(learner, job_dir(run_dir, job), name, ckpt)
+
+
+def _losses(settings: K1Settings, data: DataPaths, learner: Learner) -> dict[str, float]:
+    """Validation loss per domain, each with its own task view (PackNet, progressive)."""
+    windows = _val_windows(settings, data)
+    return {d: learner.evaluate(w, task=settings.domains.index(d)) for d, w in windows.items()}
 
 
 def split_holdout(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,12 +223,16 @@ def evaluate_domain(
     """Row `domain_index` of R for this job; then consolidate the domain (EWC, replay)."""
     learner = _learner(settings, job, ckpt)
     domain = settings.domains[domain_index]
-    losses = {d: learner.evaluate(w) for d, w in _val_windows(settings, data).items()}
+    losses = _losses(settings, data, learner)
     folder = job_dir(run_dir, job)
     snapshot = folder / f"after_{domain_index}_{domain}.pt"
-    save_model(snapshot, learner.model)
-    learner.end_domain(load_tokens(data[domain]["train"]))
+    save_model(snapshot, learner.model, learner.updater.trust)
     record = {**job, "after_index": domain_index, "after": domain, "losses": losses}
+    if isinstance(learner.model, AgentLM):
+        windows = {d: w.to(learner.device) for d, w in _val_windows(settings, data).items()}
+        record["specialization"] = specialization_record(learner.model, windows)
+    more = domain_index + 1 < len(settings.domains)
+    learner.end_domain(load_tokens(data[domain]["train"]), more_domains=more)
     record["snapshot"] = str(snapshot)
     return record, _commit(learner, folder, f"state-d{domain_index}-end.pt", ckpt)
 
@@ -230,12 +244,20 @@ def drop_step_states(run_dir: Path) -> None:
 
 
 def generate_text(
-    checkpoint: Path, prompt: str, max_new_tokens: int, temperature: float, seed: int, device: str
+    checkpoint: Path,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    device: str,
+    use_cache: bool = True,
 ) -> str:
-    """Sample a continuation of `prompt` from a saved model snapshot."""
+    """Sample a continuation of `prompt` from a saved model snapshot (progressive columns
+    have no KV-cache: they sample without it)."""
     target = resolve_device(device)
     model = load_model(checkpoint, target)
     tokens = torch.from_numpy(encode(prompt or "\n").astype("int64")).to(target)
     generator = torch.Generator(device=target).manual_seed(seed)
-    out = sample(model, tokens, max_new_tokens, temperature, generator=generator)
+    cache = use_cache and not isinstance(model, ProgressiveLM)
+    out = sample(model, tokens, max_new_tokens, temperature, generator=generator, use_cache=cache)
     return decode(out.tolist())

@@ -1,145 +1,22 @@
-"""results.json, results.md (the seed's two tables, filled) and plots for a K-1 run."""
+"""results.json, results.md (the seed's two tables, filled) and the plots for a K-1 run."""
 
 from __future__ import annotations
 
-import io
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-
-from trainlab.k1.metrics import mean_std, relative_gain, summarize
+from trainlab.k1.plots import (
+    plot_curves,
+    plot_group_updates,
+    plot_heatmaps,
+    plot_specialization,
+    plot_tree,
+    plot_trust,
+)
+from trainlab.k1.results import Record, build_results, specialization_rows, structure_summary
 from trainlab.k1.settings import K1Settings
 from trainlab.runstore import atomic_write_bytes, write_json
-
-GOAL = "K-1 BWT at least 30 % better than dense at no more than 5 % worse final avg perplexity"
-TOKENIZER = "UTF-8 bytes (vocabulary 256); perplexities are per byte"
-Record = dict[str, Any]
-
-
-def _of(records: list[Record], method: str, seed: int) -> list[Record]:
-    return [r for r in records if r["method"] == method and r["seed"] == seed]
-
-
-def run_result(
-    settings: K1Settings,
-    chunks: list[Record],
-    evals: list[Record],
-    job: Record,
-    structure: list[Record] | None = None,
-):
-    """Everything measured for one (method, seed): R, metrics, time, update fractions.
-    `structure`: the structural-step records; the last one holds the evaluated model's size."""
-    method, seed = job["method"], job["seed"]
-    rows = sorted(_of(evals, method, seed), key=lambda e: e["after_index"])
-    r = [[row["losses"][d] for d in settings.domains] for row in rows]
-    mine = _of(chunks, method, seed)
-    steps = sum(c["end"] - c["start"] for c in mine)
-    groups = list(dict.fromkeys(g for c in mine for g in c["updates"]))  # agents may change
-    by_domain = {
-        d: {g: sum(c["updates"].get(g, 0) for c in mine if c["domain"] == d) for g in groups}
-        for d in settings.domains
-    }
-    group_steps = sum((c["end"] - c["start"]) * len(c["updates"]) for c in mine)
-    param_steps = sum((c["end"] - c["start"]) * c["total_params"] for c in mine)
-    updates = sum(sum(c["updates"].values()) for c in mine)
-    peaks = [c["peak_memory_mb"] for c in mine if c["peak_memory_mb"] is not None]
-    return {
-        "method": method,
-        "seed": seed,
-        "R_loss": r,
-        "R_ppl": [[math.exp(x) for x in row] for row in r],
-        "metrics": summarize(r) if r else {},
-        "train_seconds": sum(c["seconds"] for c in mine),
-        "train_seconds_by_domain": {
-            d: sum(c["seconds"] for c in mine if c["domain"] == d) for d in settings.domains
-        },
-        "steps": steps,
-        "update_fraction_groups": updates / group_steps if steps else 0.0,
-        "update_fraction_params": (
-            sum(c["updated_params"] for c in mine) / param_steps if steps else 0.0
-        ),
-        "updates_by_domain": by_domain,
-        "peak_memory_mb": max(peaks) if peaks else None,
-        "oom_events": [e for c in mine for e in c["oom_events"]],
-        "final_batch_size": mine[-1]["batch_size"] if mine else None,
-        "final_trust": mine[-1]["trust"] if mine else {},
-        "param_count": (
-            _of(structure or [], method, seed)[-1]["param_count"]
-            if _of(structure or [], method, seed)
-            else mine[-1]["total_params"]
-            if mine
-            else 0
-        ),
-    }
-
-
-def summarize_methods(runs: list[Record]) -> dict[str, dict[str, Any]]:
-    """Mean ± std over seeds of every scalar metric, per method."""
-    out: dict[str, dict[str, Any]] = {}
-    for method in dict.fromkeys(r["method"] for r in runs):
-        mine = [r for r in runs if r["method"] == method]
-        values = {
-            "final_avg_ppl": [r["metrics"]["final_avg_ppl"] for r in mine],
-            "bwt": [r["metrics"]["bwt"] for r in mine],
-            "mean_forgetting": [r["metrics"]["mean_forgetting"] for r in mine],
-            "first_domain_ppl": [r["R_ppl"][0][0] for r in mine],
-            "first_domain_ppl_at_end": [r["R_ppl"][-1][0] for r in mine],
-            "train_seconds": [r["train_seconds"] for r in mine],
-            "update_fraction_params": [r["update_fraction_params"] for r in mine],
-            "update_fraction_groups": [r["update_fraction_groups"] for r in mine],
-            "param_count": [r["param_count"] for r in mine],
-        }
-        if len(mine[0]["R_ppl"]) > 1:
-            values["first_domain_ppl_after_2"] = [r["R_ppl"][1][0] for r in mine]
-        out[method] = {k: mean_std(v) for k, v in values.items()}
-        out[method]["R_loss_mean"] = np.mean([r["R_loss"] for r in mine], axis=0).tolist()
-    return out
-
-
-def goal_check(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    if "dense" not in summary:
-        return {"criterion": GOAL, "met": None, "note": "dense baseline not run"}
-    k1, dense = summary["k1"], summary["dense"]
-    gain = relative_gain(k1["bwt"]["mean"], dense["bwt"]["mean"])
-    ppl = k1["final_avg_ppl"]["mean"] / dense["final_avg_ppl"]["mean"] - 1.0
-    return {
-        "criterion": GOAL,
-        "bwt_gain_vs_dense": gain,
-        "final_avg_ppl_change_vs_dense": ppl,
-        "met": bool(gain >= 0.3 and ppl <= 0.05),
-    }
-
-
-def build_results(
-    settings: K1Settings,
-    chunks: list[Record],
-    evals: list[Record],
-    jobs: list[Record],
-    extra: dict[str, Any],
-    structure: list[Record] | None = None,
-) -> dict[str, Any]:
-    runs = [run_result(settings, chunks, evals, job, structure) for job in jobs]
-    summary = summarize_methods(runs)
-    return {
-        "settings": settings.model_dump(mode="json"),
-        "tokenizer": TOKENIZER,
-        "seeds": settings.seed_list,
-        "domains": list(settings.domains),
-        **extra,
-        "runs": runs,
-        "summary": summary,
-        "goal": goal_check(summary),
-    }
-
-
-# --- markdown -----------------------------------------------------------------------------
 
 
 def _pm(stat: dict[str, float] | None, fmt: str = "{:.3f}") -> str:
@@ -217,28 +94,76 @@ def markdown(res: dict[str, Any]) -> str:
         "### All methods",
         "",
         "| Method | Final avg ppl | BWT (loss) | Mean forgetting (loss) | Param updates | "
-        "Train time (s) | Params (final) |",
-        "|---|---|---|---|---|---|---|",
+        "Train time (s) | Params (final) | vs k1_structure params |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    gaps = res.get("param_gap", {})
     for method, st in s.items():
+        gap = f"{gaps[method]:+.1%}" if method in gaps else "n/a"
         lines.append(
             f"| {method} | {_pm(st['final_avg_ppl'])} | {_pm(st['bwt'])} | "
             f"{_pm(st['mean_forgetting'])} | {_pm(st['update_fraction_params'], '{:.1%}')} | "
-            f"{_pm(st['train_seconds'], '{:.1f}')} | {_pm(st['param_count'], '{:,.0f}')} |"
+            f"{_pm(st['train_seconds'], '{:.1f}')} | {_pm(st['param_count'], '{:,.0f}')} | "
+            f"{gap} |"
         )
-    lines += ["", f"**Goal** ({goal['criterion']}): "]
-    if goal["met"] is None:
-        lines[-1] += goal["note"]
-    else:
-        verdict = "met" if goal["met"] else "not met"
-        lines[-1] += (
-            f"BWT gain vs dense {goal['bwt_gain_vs_dense']:+.1%}, final avg ppl change "
-            f"{goal['final_avg_ppl_change_vs_dense']:+.1%} → **{verdict}**."
-        )
-    lines += ["", "Plots: r_heatmaps.png, loss_curves.png, group_updates.png", ""]
+    lines += ["", *goal_markdown(goal), "", "Plots: r_heatmaps.png, loss_curves.png, "
+              "group_updates.png", ""]  # fmt: skip
     if res.get("structure_summary"):
         lines += structure_markdown(res)
+    if res.get("specialization"):
+        lines += specialization_markdown(res)
     return "\n".join(lines)
+
+
+def _test(t: dict[str, Any] | None) -> str:
+    if t is None or t["p"] is None:
+        return "n/a"
+    return f"{t['mean_diff']:+.4f} (p = {t['p']:.3f}, n = {t['n']})"
+
+
+def goal_markdown(goal: dict[str, Any]) -> list[str]:
+    """Per K-1 variant: BWT gain and ppl change vs dense, paired tests; then the verdict."""
+    lines = [f"**Goal** ({goal['criterion']}):"]
+    if "variants" in goal:
+        lines += [
+            "",
+            "| Variant | BWT gain vs dense | Final ppl vs dense | BWT − dense (paired) | "
+            "BWT − replay (paired) |",
+            "|---|---|---|---|---|",
+        ]
+        for m, v in goal["variants"].items():
+            lines.append(
+                f"| {m} | {v['bwt_gain_vs_dense']:+.1%} | "
+                f"{v['final_avg_ppl_change_vs_dense']:+.1%} | {_test(v['bwt_vs_dense'])} | "
+                f"{_test(v['bwt_vs_replay'])} |"
+            )
+        lines.append("")
+    if goal["met"] is None:
+        lines.append(f"Verdict: {goal['note']}.")
+    else:
+        passing = ", ".join(goal["passing"]) or "no variant"
+        lines.append(f"Verdict: **{'met' if goal['met'] else 'not met'}** ({passing} passes).")
+    return lines
+
+
+def specialization_markdown(res: dict[str, Any]) -> list[str]:
+    """Specialization index per layer after each domain, with the structural events."""
+    lines = [
+        "### What the agents learned (specialization)",
+        "",
+        "Index = mutual information between domain and routing / log(#domains), per layer "
+        "(0: every domain routed alike, 1: routing tells the domain). After domain k = "
+        "before domain k + 1. First seed; accepted structural operations during the domain.",
+        "",
+        "| Method | After | Index per layer | Accepted structural ops |",
+        "|---|---|---|---|",
+    ]
+    for row in res["specialization"]:
+        index = ", ".join("n/a" if x is None else f"{x:.3f}" for x in row["index"])
+        lines.append(f"| {row['method']} | {row['after']} | {index} | {row['ops'] or '-'} |")
+    lines += ["", "Plots: specialization_<method>.png (domain × agent heatmaps: routing and "
+              "gradient share per layer), specialization_index.png", ""]  # fmt: skip
+    return lines
 
 
 def structure_markdown(res: dict[str, Any]) -> list[str]:
@@ -263,69 +188,6 @@ def structure_markdown(res: dict[str, Any]) -> list[str]:
     return lines
 
 
-# --- plots --------------------------------------------------------------------------------
-
-
-def plot_heatmaps(res: dict[str, Any], path: Path) -> None:
-    methods = list(res["summary"])
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.2), squeeze=False)
-    doms = res["domains"]
-    for ax, method in zip(axes[0], methods, strict=True):
-        r = np.asarray(res["summary"][method]["R_loss_mean"])
-        ax.imshow(r, cmap="viridis_r")
-        for (i, j), v in np.ndenumerate(r):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
-        ax.set(title=method, xticks=range(len(doms)), yticks=range(len(r)))
-        ax.set_xticklabels(doms, fontsize=8)
-        ax.set_yticklabels([f"after {d}" for d in doms[: len(r)]], fontsize=8)
-    fig.suptitle("R: val loss (nats/byte) on column domain after training row domain")
-    _save(fig, path)
-
-
-def plot_curves(res: dict[str, Any], chunks: list[Record], path: Path) -> None:
-    methods = list(res["summary"])
-    fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 3.2), squeeze=False)
-    seed = res["seeds"][0]
-    per_domain = res["settings"]["steps_per_domain"]
-    for ax, method in zip(axes[0], methods, strict=True):
-        mine = sorted(_of(chunks, method, seed), key=lambda c: (c["domain_index"], c["start"]))
-        x = [c["domain_index"] * per_domain + c["end"] for c in mine]
-        for d in res["domains"]:
-            ax.plot(x, [c["val_loss"][d] for c in mine], marker=".", label=f"val {d}")
-        for k in range(1, len(res["domains"])):
-            ax.axvline(k * per_domain, color="grey", lw=0.8, ls="--")
-        ax.set(title=f"{method} (seed {seed})", xlabel="step", ylabel="val loss")
-        ax.legend(fontsize=7)
-    _save(fig, path)
-
-
-def plot_group_updates(res: dict[str, Any], path: Path) -> None:
-    """Share of steps each group was updated during each domain (K-1, mean over seeds)."""
-    k1 = [r for r in res["runs"] if r["method"] == "k1"]
-    doms = res["domains"]
-    groups = list(k1[0]["updates_by_domain"][doms[0]])
-    steps = res["settings"]["steps_per_domain"]
-    share = np.mean(
-        [[[r["updates_by_domain"][d][g] / steps for g in groups] for d in doms] for r in k1],
-        axis=0,
-    )
-    fig, ax = plt.subplots(figsize=(1 + 0.6 * len(groups), 1 + 0.6 * len(doms)))
-    im = ax.imshow(share, cmap="magma", vmin=0, vmax=1)
-    ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(doms)), doms)
-    ax.set_title("K-1: share of steps each group was updated")
-    fig.colorbar(im, ax=ax)
-    _save(fig, path)
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def write_report(
     run_dir: Path,
     settings: K1Settings,
@@ -336,8 +198,10 @@ def write_report(
 ) -> dict[str, str]:
     steps = extra.pop("structure", [])
     res = build_results(settings, chunks, evals, jobs, extra, steps)
-    if steps:
-        res["structure_summary"] = structure_summary(steps)
+    own = [r for r in steps if r["method"] == "k1_structure"]
+    if own:
+        res["structure_summary"] = structure_summary(own)
+    res["specialization"] = specialization_rows(evals, steps, settings.seed_list[0])
     paths = {
         "results_json": run_dir / "results.json",
         "results_md": run_dir / "results.md",
@@ -350,44 +214,28 @@ def write_report(
     plot_heatmaps(res, paths["r_heatmaps"])
     plot_curves(res, chunks, paths["loss_curves"])
     plot_group_updates(res, paths["group_updates"])
-    if steps:
-        paths.update(write_structure_outputs(run_dir, settings, steps))
+    paths.update(plot_specialization(run_dir, evals, settings.seed_list[0]))
+    if own:
+        paths.update(write_structure_outputs(run_dir, settings, steps, own))
     return {k: str(v) for k, v in paths.items()}
 
 
-# --- structure outputs ---------------------------------------------------------------------
-
-
-def structure_summary(steps: list[Record]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for seed in dict.fromkeys(r["seed"] for r in steps):
-        mine = [r for r in steps if r["seed"] == seed]
-        ops: dict[str, dict[str, int]] = {}
-        for e in (e for r in mine for e in r["events"]):
-            c = ops.setdefault(e["op"], {"accepted": 0, "rolled_back": 0})
-            c["rolled_back" if e.get("rolled_back") else "accepted"] += 1
-        last = mine[-1]
-        out[str(seed)] = {
-            "ops": ops,
-            "agents": sum(len(m) for layer in last["tree"] for m in layer),
-            "lr": last["lr"],
-            "thresholds": last["thresholds"],
-            "diagnostics": last["diagnostics"],
-        }
-    return out
-
-
 def write_structure_outputs(
-    run_dir: Path, settings: K1Settings, steps: list[Record]
+    run_dir: Path, settings: K1Settings, steps: list[Record], own: list[Record]
 ) -> dict[str, Path]:
-    """The event log (JSONL), trust over time, and one agent-tree diagram per domain."""
-    paths: dict[str, Path] = {"structure_events": run_dir / "structure_events.jsonl"}
-    lines = [
-        json.dumps({"seed": r["seed"], **e}) for r in steps for e in r["events"]
-    ]  # fmt: skip
-    atomic_write_bytes(paths["structure_events"], ("\n".join(lines) + "\n").encode())
-    seed = steps[0]["seed"]
-    mine = [r for r in steps if r["seed"] == seed]
+    """The event logs (JSONL: structure_events.jsonl for k1_structure,
+    structure_events_<method>.jsonl for the others), trust over time, and one agent-tree
+    diagram per domain (k1_structure, first seed)."""
+    paths: dict[str, Path] = {}
+    for method in dict.fromkeys(r["method"] for r in steps):
+        suffix = "" if method == "k1_structure" else f"_{method}"
+        key = f"structure_events{suffix}"
+        paths[key] = run_dir / f"{key}.jsonl"
+        lines = [json.dumps({"seed": r["seed"], **e})
+                 for r in steps if r["method"] == method for e in r["events"]]  # fmt: skip
+        atomic_write_bytes(paths[key], ("\n".join(lines) + "\n").encode())
+    seed = own[0]["seed"]
+    mine = [r for r in own if r["seed"] == seed]
     paths["trust"] = run_dir / "trust.png"
     plot_trust(mine, settings, paths["trust"])
     for d in settings.domains:
@@ -397,63 +245,3 @@ def write_structure_outputs(
             paths[key] = run_dir / f"{key}.png"
             plot_tree(ends, paths[key], f"seed {seed}, after {d}")
     return paths
-
-
-def plot_trust(steps: list[Record], settings: K1Settings, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    agents = sorted({int(a) for r in steps for a in r["agent_trust"]})
-    for a in agents:
-        pts = [(r["total_steps"], r["agent_trust"][str(a)]) for r in steps
-               if str(a) in r["agent_trust"]]  # fmt: skip
-        ax.plot(*zip(*pts, strict=True), lw=0.9, marker=".", ms=3, label=f"agent {a}")
-    for k in range(1, len(settings.domains)):
-        ax.axvline(k * settings.steps_per_domain, color="grey", lw=0.8, ls="--")
-    ax.set(title="Agent trust over time (k1_structure)", xlabel="step", ylabel="trust")
-    if len(agents) <= 24:
-        ax.legend(fontsize=5, ncol=4)
-    _save(fig, path)
-
-
-def plot_tree(steps: list[Record], path: Path, title: str) -> None:
-    """Root → managers → agents per layer at the end of a domain; colours: how each agent
-    came or went during this domain (grown, merged into, reorganised; pruned / absorbed
-    agents are drawn crossed out next to their manager)."""
-    last = steps[-1]
-    events = [e for r in steps for e in r["events"] if not e.get("rolled_back")]
-    grown = {e["agent"] for e in events if e["op"] == "grow"}
-    merged = {e["agent"] for e in events if e["op"] == "merge"}
-    moved = {e["agent"] for e in events if e["op"] == "reorganize"}
-    gone = [(e["layer"], e["manager"], e.get("absorbed", e["agent"]), e["op"])
-            for e in events if e["op"] in ("prune", "merge")]  # fmt: skip
-    tree = last["tree"]
-    width = max(sum(max(1, len(m)) for m in layer) for layer in tree) + 4
-    fig, ax = plt.subplots(figsize=(max(6, 0.55 * width), 1.6 + 1.7 * len(tree)))
-    colours = {"grow": "tab:green", "merge": "tab:purple", "reorganize": "tab:orange"}
-    for i, layer in enumerate(tree):
-        y = -3 * i
-        ax.text(-1.5, y, f"layer {i}\nroot", ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round", "fc": "lightgrey"})  # fmt: skip
-        x = 0.0
-        for m, agents in enumerate(layer):
-            dead = [g for g in gone if g[0] == i and g[1] == m]
-            span = max(1, len(agents) + len(dead))
-            mx = x + (span - 1) / 2
-            ax.plot([-1.5, mx], [y, y - 1], color="grey", lw=0.6)
-            ax.text(mx, y - 1, f"M{m}", ha="center", va="center", fontsize=8,
-                    bbox={"boxstyle": "round", "fc": "lightblue"})  # fmt: skip
-            for j, a in enumerate(agents):
-                op = "grow" if a in grown else "merge" if a in merged else (
-                    "reorganize" if a in moved else None)  # fmt: skip
-                ax.plot([mx, x + j], [y - 1, y - 2], color="grey", lw=0.6)
-                ax.text(x + j, y - 2, str(a), ha="center", va="center", fontsize=7,
-                        bbox={"boxstyle": "circle", "fc": colours.get(op, "white")})  # fmt: skip
-            for j, (_l, _m, a, _op) in enumerate(dead):
-                ax.text(x + len(agents) + j, y - 2, f"{a}×", ha="center", va="center",
-                        fontsize=7, color="red")  # fmt: skip
-            x += span + 0.5
-    ax.set_xlim(-2.5, width)
-    ax.set_ylim(-3 * len(tree) + 0.3, 0.8)
-    ax.axis("off")
-    ax.set_title(f"Agent tree, {title}: green grown, purple merged into, orange moved, "
-                 "red × pruned/absorbed", fontsize=8)  # fmt: skip
-    _save(fig, path)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainlab.k1.agents import AgentConfig
-from trainlab.k1.continual import BASELINES, STRUCTURE_METHODS, LearnerConfig
+from trainlab.k1.continual import (
+    AGENT_METHODS,
+    BASELINE_CHOICES,
+    BASELINES,
+    STRUCTURE_METHODS,
+    LearnerConfig,
+)
+from trainlab.k1.controller import StructureConfig
 from trainlab.k1.data import DOMAINS
+from trainlab.k1.matching import agent_count, progressive_sized, widened
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
-from trainlab.k1.structure import StructureConfig
 
 
 class K1Settings(BaseModel):
@@ -37,8 +45,8 @@ class K1Settings(BaseModel):
         SparseConfig.refresh_every, ge=1, description="steps between group selections"
     )
     baselines: tuple[str, ...] = Field(
-        BASELINES, description="comma-separated, empty for none",
-        json_schema_extra={"names": BASELINES},
+        BASELINES, description=f"comma-separated from {', '.join(BASELINE_CHOICES)}; empty for "
+        "none", json_schema_extra={"names": BASELINE_CHOICES},
     )  # fmt: skip
     seeds: int = Field(3, ge=1, description="seeds per method")
     first_seed: int = Field(0, description="seeds are first_seed … first_seed+seeds−1")
@@ -54,6 +62,9 @@ class K1Settings(BaseModel):
     n_layers: int = Field(4, ge=1, description="transformer layers")
     n_heads: int = Field(4, ge=1, description="attention heads")
     seq_len: int = Field(128, ge=8, description="tokens (bytes) per window")
+    positions: Literal["learned", "rope"] = Field(
+        "learned", description="position encoding: learned embeddings or rotary (RoPE)"
+    )
     max_train_bytes: int = Field(400_000, ge=1_000, description="training text per domain")
     max_val_bytes: int = Field(32_000, ge=1_000, description="validation text per domain")
     eval_windows: int = Field(48, ge=1, description="validation windows per evaluation")
@@ -63,7 +74,7 @@ class K1Settings(BaseModel):
         0.25, ge=0.0, le=1.0, description="replay: share of each batch from old domains"
     )
     output_dir: Path = Field(Path("runs"), description="run folders are created here")
-    # --structure on: agent model (agents.py) and structural steps (structure.py)
+    # --structure on: agent model (agents.py) and structural steps (controller.py, operations.py)
     structure: bool = Field(
         False, description="on: add k1_agents and k1_structure (routed agents; grow / prune / "
         "merge / reorganize with rollback) to the comparison",
@@ -75,6 +86,11 @@ class K1Settings(BaseModel):
     phase2_after: int = Field(150, ge=0, description="k1_structure: steps before phase 2")
     structure_tolerance: float = Field(
         0.01, ge=0.0, description="k1_structure: loss increase a change may cost"
+    )
+    match_params: bool = Field(
+        False,
+        description="size every method to the routed-agent model's parameter count "
+        "(dense-style models widened, progressive columns narrowed); needs 2+ methods",
     )
 
     @field_validator("domains")
@@ -90,10 +106,17 @@ class K1Settings(BaseModel):
     @field_validator("baselines")
     @classmethod
     def _known_baselines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [b for b in value if b not in BASELINES]
+        unknown = [b for b in value if b not in BASELINE_CHOICES]
         if unknown:
-            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
+            known = ", ".join(BASELINE_CHOICES)
+            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {known}")
         return value
+
+    @model_validator(mode="after")
+    def _match_needs_a_comparison(self) -> K1Settings:
+        if self.match_params and len(self.methods) < 2:
+            raise ValueError("--match-params compares methods: add --baselines or --structure on")
+        return self
 
     @property
     def methods(self) -> list[str]:
@@ -103,13 +126,27 @@ class K1Settings(BaseModel):
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
-    def learner_config(self) -> LearnerConfig:
+    def learner_config(self, method: str | None = None) -> LearnerConfig:
+        """The learner of `method`; with `match_params`, its model sized to the agent
+        model's parameter count (matching.py)."""
+        config = self._base_learner_config()
+        if not self.match_params or method is None or method in AGENT_METHODS:
+            return config
+        target = agent_count(config.model, config.agents)
+        if method == "progressive":
+            model = progressive_sized(config.model, target, len(self.domains))
+        else:
+            model = widened(config.model, target)
+        return replace(config, model=model)
+
+    def _base_learner_config(self) -> LearnerConfig:
         model = ModelConfig(
             d_model=self.d_model,
             n_layers=self.n_layers,
             n_heads=self.n_heads,
             d_ff=4 * self.d_model,
             seq_len=self.seq_len,
+            positions=self.positions,
         )
         sparse = SparseConfig(
             update_fraction=self.update_fraction, refresh_every=self.refresh_every, lr=self.lr
