@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
+from trainlab.agents.credentials import EnvError, load_env
+from trainlab.agents.resilience import CallPolicy
+
 # Each subcommand lives in its own module exposing `main(argv: list[str]) -> int`.
 SUBCOMMANDS: dict[str, str] = {
     "train": "trainlab.training.cli",
@@ -18,6 +21,11 @@ SUBCOMMANDS: dict[str, str] = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # `.env` once, up front: a bad file or variable is one line before anything runs
+        CallPolicy.from_env(load_env())
+    except EnvError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if argv and argv[0] in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         return module.main(argv[1:])

@@ -65,7 +65,7 @@ class LabSettings(BaseModel):
     output_dir: Path = Path("runs")
     anonymize: bool = True
     offline: bool = False
-    search_provider: Literal["gemini", "cse", "offline"] = "gemini"
+    search_provider: Literal["auto", "gemini", "cse", "arxiv", "offline"] = "auto"
     models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
     draw_graph: bool = False
     train: TrainSettings = Field(default_factory=TrainSettings)

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lab_group.add_argument(
         "--search-provider",
-        choices=["gemini", "cse", "offline"],
-        default="gemini",
-        help="where the researcher looks for remedies (gemini)",
+        choices=["auto", "gemini", "cse", "arxiv", "offline"],
+        default="auto",
+        help="where the researcher looks for remedies; auto: the first the keys allow (auto)",
     )
     for role in ROLES:
         lab_group.add_argument(
@@ -121,7 +121,7 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool, console: Conso
     """Run the graph to the end (or on from its last checkpoint) and print the trials."""
     with open_checkpointer(run_dir, must_exist=resuming) as saver:
         display = RichLabDisplay(console, settings.rounds)
-        runtime = lab.LabRuntime.create(settings, display, run_dir)
+        runtime = lab.LabRuntime.create(settings, display, run_dir, probe_endpoints=True)
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
         config = {

@@ -6,19 +6,18 @@ within the budget; code in its text is stored, never executed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from dotenv import find_dotenv, load_dotenv
 from pydantic import BaseModel, Field
 
 from trainlab.agents.anonymize import Anonymizer
-from trainlab.agents.credentials import Redactor, endpoint_for, secret_values
+from trainlab.agents.credentials import Redactor, endpoint_for, load_env, secret_values
 from trainlab.agents.factory import chat_model
 from trainlab.agents.llm import InvalidAnswer, Messages, RoleLLM
+from trainlab.agents.resilience import CallPolicy, breaker_for
 from trainlab.agents.transcripts import TranscriptSink
 from trainlab.components import registry
 from trainlab.config import DEFAULT_MODELS
@@ -283,9 +282,7 @@ def build_team(
 
     Transcripts go to `run_dir()/transcripts/`; keys are read here and only handed to the
     client (see docs/LLM.md for the variables)."""
-    if env is None:
-        load_dotenv(find_dotenv(usecwd=True))
-        env = os.environ
+    env = load_env() if env is None else env
     if offline:
         return offline_team("--offline given")
     endpoint = endpoint_for(KEY_ROLE, env)
@@ -295,9 +292,10 @@ def build_team(
     chat = chat_model(model, endpoint, env)
     sanitize = Anonymizer(anonymize, extra_terms)
     sink = TranscriptSink(run_dir, redact)
+    breaker = breaker_for(endpoint.base_url, CallPolicy.from_env(env))
 
     def llm(role: str) -> RoleLLM:
-        return RoleLLM(f"proposal:{role}", model, chat, sanitize, redact, sink)
+        return RoleLLM(f"proposal:{role}", model, chat, sanitize, redact, sink, breaker)
 
     anonymized = "anonymized" if anonymize else "NOT anonymized"
     return Team(
