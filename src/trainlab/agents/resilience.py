@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float, cast: type) -> Any:
+    """`env[name]` as a positive number (an integer ≥ 0 for counts), or the default if unset."""
     text = env.get(name, "").strip()
     if not text:
         return default
@@ -38,7 +39,7 @@ def _env_number(env: Mapping[str, str], name: str, default: float, cast: type) -
         value = cast(text)
     except ValueError:
         value = None
-    if value is None or value < (0 if name == "TRAINLAB_LLM_MAX_RETRIES" else 1e-9):
+    if value is None or value < 0 or (cast is float and value == 0):
         kind = "an integer ≥ 0" if cast is int else "a positive number"
         raise EnvError(f"{name} must be {kind}, got {text!r}; fix or unset it")
     return value
