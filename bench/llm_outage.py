@@ -4,6 +4,7 @@ DEFAULT timeout, retry and breaker settings. Records wall time and connections a
 
 Cases: `cli` runs `python main.py` (which probes each endpoint before its first line);
 `no-key` is the same command without a key (the baseline: what the run costs anyway);
+`probe` times the CLI's probe alone (`build_advisors(probe_endpoints=True)` in process);
 `mid-run` builds the runtime without the probe and runs the graph in process — the cost of an
 endpoint that dies after a run has started.
 
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from test_llm_outage import BlackHole  # noqa: E402
 
 from graphs.hpo import build_hpo_graph, recursion_limit  # noqa: E402
+from trainlab.agents.factory import build_advisors  # noqa: E402
 from trainlab.config import DataSettings, LabSettings, TrainSettings  # noqa: E402
 from trainlab.lab import LabRuntime, start_run  # noqa: E402
 from trainlab.runstore import open_checkpointer  # noqa: E402
@@ -57,6 +59,13 @@ def run_cli(hole: BlackHole, out: Path, key: bool = True) -> tuple[float, str]:
     return time.monotonic() - started, mode
 
 
+def run_probe(hole: BlackHole, out: Path) -> tuple[float, str]:
+    """The CLI's probe alone; (seconds, the mode line)."""
+    started = time.monotonic()
+    _, mode = build_advisors(LabSettings(), lambda: None, outage_env(hole.url), True)
+    return time.monotonic() - started, mode
+
+
 def run_mid_run(hole: BlackHole, out: Path) -> tuple[float, str]:
     """The graph in process, runtime built without the probe; (seconds of the run, policies)."""
     os.environ.clear()
@@ -82,6 +91,7 @@ def main() -> None:
     cases = {
         "cli": run_cli,
         "no-key": lambda h, o: run_cli(h, o, key=False),
+        "probe": run_probe,
         "mid-run": run_mid_run,
     }
     parser.add_argument("--case", choices=[*cases, "all"], default="all")
