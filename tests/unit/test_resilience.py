@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from trainlab.agents.credentials import EnvError, endpoint_for
-from trainlab.agents.factory import chat_model
+from trainlab.agents.factory import build_advisors, chat_model
 from trainlab.agents.resilience import (
     Breaker,
     CallPolicy,
@@ -19,6 +19,7 @@ from trainlab.agents.resilience import (
     http_outage,
     retry_after_s,
 )
+from trainlab.config import LabSettings
 
 
 def status_error(code: int, headers: dict[str, str] | None = None) -> httpx.HTTPStatusError:
@@ -116,3 +117,11 @@ def test_chat_client_uses_the_policy_and_the_endpoints_breaker():
     assert chat.max_retries == 4 and chat.request_timeout.read == 9.0
     assert isinstance(chat.http_client, GuardedClient)
     assert chat.http_client.breaker.origin == "https://api.openai.com"
+
+
+def test_grounded_search_follows_the_same_policy_and_breaker_as_the_chat():
+    env = {"GEMINI_API_KEY": "k", "TRAINLAB_LLM_TIMEOUT": "7"}
+    advisors, _ = build_advisors(LabSettings(), lambda: None, env)
+    search = advisors.researcher.provider
+    assert search._policy == CallPolicy.from_env(env) and search._policy.read_s == 7.0
+    assert search._breaker is advisors.researcher.llm.breaker  # one origin, one breaker
