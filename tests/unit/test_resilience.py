@@ -20,6 +20,7 @@ from trainlab.agents.resilience import (
     retry_after_s,
 )
 from trainlab.config import LabSettings
+from trainlab.proposals.agents import build_team
 
 
 def status_error(code: int, headers: dict[str, str] | None = None) -> httpx.HTTPStatusError:
@@ -125,3 +126,13 @@ def test_grounded_search_follows_the_same_policy_and_breaker_as_the_chat():
     search = advisors.researcher.provider
     assert search._policy == CallPolicy.from_env(env) and search._policy.read_s == 7.0
     assert search._breaker is advisors.researcher.llm.breaker  # one origin, one breaker
+
+
+def test_proposal_team_shares_the_labs_client_setup_policy_and_breaker():
+    env = {"GEMINI_API_KEY": "k", "TRAINLAB_LLM_MAX_RETRIES": "1"}
+    advisors, _ = build_advisors(LabSettings(), lambda: None, env)
+    team = build_team(model="m", run_dir=lambda: None, env=env)
+    llms = [agent.llm for agent in team.agents.values()] + [team.critic.llm]
+    assert {id(llm.breaker) for llm in llms} == {id(advisors.analyst.llm.breaker)}
+    assert all(llm.chat.max_retries == 1 for llm in llms)
+    assert all(isinstance(llm.chat.http_client, GuardedClient) for llm in llms)

@@ -4,7 +4,8 @@ Every client follows the one call policy and its endpoint's breaker (`agents/res
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,34 +25,86 @@ from trainlab.agents.credentials import (
 from trainlab.agents.llm import RoleLLM
 from trainlab.agents.offline import TPEConsultant, offline_advisors
 from trainlab.agents.resilience import (
+    Breaker,
     CallPolicy,
     GuardedClient,
     breaker_for,
-    probe,
     reset_breakers,
 )
+from trainlab.agents.resilience import probe as probe_endpoint
 from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
 from trainlab.agents.transcripts import TranscriptSink
-from trainlab.config import ROLES, LabSettings
+from trainlab.config import ROLE_NODES, ROLES, LabSettings
 from trainlab.research.arxiv import ARXIV_API, ArxivSearch
 from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
 
 OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
 
 
-def chat_model(model: str, endpoint: Endpoint, env: Mapping[str, str]) -> ChatOpenAI:
-    """One role's client: the call policy's timeouts and retries (openai's own: jittered
-    backoff honouring Retry-After), every attempt through the endpoint's breaker."""
-    policy = CallPolicy.from_env(env)
-    breaker = breaker_for(endpoint.base_url, policy)
-    return ChatOpenAI(
-        model=model,
-        api_key=SecretStr(endpoint.key),
-        base_url=endpoint.base_url,
-        timeout=policy.timeout(),
-        max_retries=policy.retries,
-        http_client=GuardedClient(breaker, timeout=policy.timeout()),
+def environment(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """`env`, or the process environment after reading `.env` once (cwd or a parent)."""
+    return load_env() if env is None else env
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What every LLM client of a run shares: the sanitizer, the redactor, the transcripts and
+    the call policy; each endpoint's breaker comes from the policy (one per origin)."""
+
+    sanitize: Anonymizer
+    redact: Redactor
+    sink: TranscriptSink
+    policy: CallPolicy
+
+    def breaker(self, endpoint: Endpoint) -> Breaker:
+        return breaker_for(endpoint.base_url, self.policy)
+
+    def chat(self, model: str, endpoint: Endpoint) -> ChatOpenAI:
+        """One client: the policy's timeouts and retries (openai's own: jittered backoff
+        honouring Retry-After), every attempt through the endpoint's breaker."""
+        return ChatOpenAI(
+            model=model,
+            api_key=SecretStr(endpoint.key),
+            base_url=endpoint.base_url,
+            timeout=self.policy.timeout(),
+            max_retries=self.policy.retries,
+            http_client=GuardedClient(self.breaker(endpoint), timeout=self.policy.timeout()),
+        )
+
+    def role_llm(
+        self, name: str, model: str, endpoint: Endpoint, chat: ChatOpenAI | None = None
+    ) -> RoleLLM:
+        """`name`'s model on `endpoint` (`chat`: a client shared by several roles)."""
+        chat = chat or self.chat(model, endpoint)
+        return RoleLLM(
+            name, model, chat, self.sanitize, self.redact, self.sink, self.breaker(endpoint)
+        )
+
+    def probe(self, endpoints: Iterable[Endpoint]) -> None:
+        """Ask each endpoint once, so that a first line built afterwards is true."""
+        for endpoint in {ep.base_url: ep for ep in endpoints}.values():
+            probe_endpoint(endpoint.base_url, endpoint.key, self.policy, self.breaker(endpoint))
+
+
+def client_setup(
+    env: Mapping[str, str],
+    anonymize: bool,
+    terms: list[str],
+    run_dir_provider: Callable[[], Path | None],
+) -> ClientSetup:
+    """The shared setup of a run's clients (the lab's advisors, the proposal team)."""
+    redact = Redactor(secret_values(env))
+    return ClientSetup(
+        Anonymizer(anonymize, terms),
+        redact,
+        TranscriptSink(run_dir_provider, redact),
+        CallPolicy.from_env(env),
     )
+
+
+def chat_model(model: str, endpoint: Endpoint, env: Mapping[str, str]) -> ChatOpenAI:
+    """One client outside a run (no transcripts): `ClientSetup.chat` under `env`'s policy."""
+    return client_setup(env, False, [], lambda: None).chat(model, endpoint)
 
 
 def search_provider(
@@ -124,7 +177,7 @@ def build_advisors(
     run starts with every breaker closed; `probe_endpoints` (the CLI) asks each endpoint once
     so that the mode line is true from the start.
     """
-    env = load_env() if env is None else env
+    env = environment(env)
     reset_breakers()
     offline = offline_advisors(settings.train.seed)
     if settings.offline:
@@ -132,63 +185,40 @@ def build_advisors(
     endpoints = {role: ep for role in ROLES if (ep := endpoint_for(role, env))}
     if not endpoints:
         return offline, f"{OFFLINE}; no API key set (GEMINI_API_KEY, see docs/LLM.md)."
-    llms = role_models(settings, endpoints, env, run_dir_provider)
+    setup = client_setup(env, settings.anonymize, [settings.data.dataset], run_dir_provider)
+    llms = {role: setup.role_llm(role, settings.models[role], ep) for role, ep in endpoints.items()}
     provider, research = None, "knowledge base (researcher offline)"
     if "researcher" in llms:
         provider, research = search_provider(settings, endpoints["researcher"], env)
     advisors = llm_advisors(settings.train.seed, llms, provider, offline)
     if probe_endpoints:
-        policy = CallPolicy.from_env(env)
-        for endpoint in {ep.base_url: ep for ep in endpoints.values()}.values():
-            probe(endpoint.base_url, endpoint.key, policy, breaker_for(endpoint.base_url, policy))
+        setup.probe(endpoints.values())
     return advisors, mode_line(settings, endpoints, research, env)
-
-
-def role_models(
-    settings: LabSettings,
-    endpoints: Mapping[str, Endpoint],
-    env: Mapping[str, str],
-    run_dir_provider: Callable[[], Path | None],
-) -> dict[str, RoleLLM]:
-    """One client per role with a key, sharing the sanitizer, redactor and transcript sink."""
-    redact = Redactor(secret_values(env))
-    sink = TranscriptSink(run_dir_provider, redact)
-    sanitize = Anonymizer(settings.anonymize, [settings.data.dataset])
-    policy = CallPolicy.from_env(env)
-    return {
-        role: RoleLLM(role, settings.models[role], chat_model(settings.models[role], ep, env),
-                      sanitize, redact, sink, breaker_for(ep.base_url, policy))
-        for role, ep in endpoints.items()
-    }  # fmt: skip
 
 
 def llm_advisors(
     seed: int, llms: Mapping[str, RoleLLM], provider: SearchProvider | None, offline: Advisors
 ) -> Advisors:
-    """LLM policies where a role has a model, each wrapping its offline policy."""
+    """LLM policies where a node's role (ROLE_NODES) has a model, each wrapping its offline one."""
     sampler = TPEConsultant(seed)
+    role_of = {node: role for role, node in ROLE_NODES.items()}
+    make: dict[str, Callable[[RoleLLM, Any], Any]] = {
+        "consultant_a": lambda m, off: LLMConsultant("consultant_a", m, off, sampler),
+        "consultant_b": lambda m, off: LLMConsultant("consultant_b", m, off, sampler),
+        "supervisor": lambda m, off: LLMSupervisor(m, off, sampler),
+        "analyst": lambda m, off: LLMAnalyst(m, off),
+    }
 
-    def pick(role: str, make: Callable[[RoleLLM], Any], fallback: Any) -> Any:
-        return make(llms[role]) if role in llms else fallback
+    def pick(node: str) -> Any:
+        fallback, role = getattr(offline, node), role_of[node]
+        return make[node](llms[role], fallback) if role in llms else fallback
 
-    return Advisors(
-        consultant_a=pick(
-            "gen_a", lambda m: LLMConsultant("consultant_a", m, offline.consultant_a, sampler),
-            offline.consultant_a,
-        ),
-        consultant_b=pick(
-            "gen_b", lambda m: LLMConsultant("consultant_b", m, offline.consultant_b, sampler),
-            offline.consultant_b,
-        ),
-        supervisor=pick(
-            "supervisor", lambda m: LLMSupervisor(m, offline.supervisor, sampler),
-            offline.supervisor,
-        ),
-        analyst=pick("exec", lambda m: LLMAnalyst(m, offline.analyst), offline.analyst),
-        researcher=LLMResearcher(llms["researcher"], offline.researcher, provider)
+    researcher = (
+        LLMResearcher(llms[role_of["researcher"]], offline.researcher, provider)
         if provider
-        else offline.researcher,
-    )  # fmt: skip
+        else offline.researcher
+    )
+    return Advisors(**{node: pick(node) for node in make}, researcher=researcher)
 
 
 def mode_line(
