@@ -26,15 +26,15 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from test_llm_outage import BlackHole  # noqa: E402
 
-from graphs.hpo import build_hpo_graph, recursion_limit  # noqa: E402
 from trainlab.agents.factory import build_advisors  # noqa: E402
 from trainlab.config import DataSettings, LabSettings, TrainSettings  # noqa: E402
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit  # noqa: E402
 from trainlab.lab import LabRuntime, start_run  # noqa: E402
 from trainlab.runstore import open_checkpointer  # noqa: E402
 
 LAB_FLAGS = [
     "--dataset", "digits", "--rounds", "1", "--epochs", "1", "--width", "8",
-    "--augment", "none", "--num-workers", "0", "--device", "cpu", "--seed", "0",
+    "--augment", "none", "--device", "cpu", "--seed", "0",
 ]  # fmt: skip
 
 
@@ -72,8 +72,7 @@ def run_mid_run(hole: BlackHole, out: Path) -> tuple[float, str]:
     os.environ.update(outage_env(hole.url))
     settings = LabSettings(
         rounds=1, output_dir=out / "runs",
-        train=TrainSettings(epochs=1, model_width=8, augment="none", num_workers=0,
-                            device="cpu", seed=0),
+        train=TrainSettings(epochs=1, model_width=8, augment="none", device="cpu", seed=0),
         data=DataSettings(dataset="digits"),
     )  # fmt: skip
     run_dir = start_run(settings)
