@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from trainlab.agents.credentials import EnvError, load_env
+from trainlab.agents.resilience import CallPolicy
 from trainlab.commands.options import exit_code
 
 # Each subcommand is a module of trainlab.commands exposing `main(argv: list[str]) -> int`.
@@ -13,6 +15,11 @@ SUBCOMMANDS: tuple[str, ...] = ("train", "experiment", "components", "k1", "prop
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # `.env` once, up front: a bad file or variable is one line before anything runs
+        CallPolicy.from_env(load_env())
+    except EnvError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     name = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "lab"
     module = importlib.import_module(f"trainlab.commands.{name}")
     try:

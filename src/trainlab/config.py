@@ -103,9 +103,10 @@ class LabSettings(BaseModel):
         True, description="never name the dataset or model in agent-facing text"
     )
     offline: bool = Field(False, description="use the offline policies even if keys are set")
-    search_provider: Literal["gemini", "cse", "offline"] = Field(
-        "gemini", description="where the researcher looks for remedies"
-    )
+    search_provider: Literal["auto", "gemini", "cse", "arxiv", "offline"] = Field(
+        "auto", description="where the researcher looks for remedies; auto: the first the keys "
+        "allow",
+    )  # fmt: skip
     models: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_MODELS), description="LLM model id"
     )

@@ -70,12 +70,19 @@ class LabRuntime:
 
     @classmethod
     def create(
-        cls, settings: LabSettings, display: LabDisplay | None = None, run_dir: Path | None = None
+        cls,
+        settings: LabSettings,
+        display: LabDisplay | None = None,
+        run_dir: Path | None = None,
+        probe_endpoints: bool = False,
     ) -> LabRuntime:
-        """LLM policies for every role with an API key, offline ones for the rest (or all)."""
+        """LLM policies for every role with an API key, offline ones for the rest (or all);
+        `probe_endpoints`: ask each LLM endpoint once first (see `build_advisors`)."""
         runtime = cls.offline(settings, display)
         runtime.run_dir = run_dir
-        runtime.advisors, runtime.mode = build_advisors(settings, runtime.transcripts_dir)
+        runtime.advisors, runtime.mode = build_advisors(
+            settings, runtime.transcripts_dir, probe_endpoints=probe_endpoints
+        )
         return runtime
 
 

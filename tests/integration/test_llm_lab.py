@@ -25,7 +25,6 @@ from trainlab.agents.credentials import ROLE_KEY_VARS, SECRET_VARS
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime, start_run
-from trainlab.research import search
 from trainlab.runstore import open_checkpointer
 from trainlab.state import FinalConfig, Proposal, TrialSummary
 
@@ -185,7 +184,6 @@ def llm_env(monkeypatch: pytest.MonkeyPatch, base: str, cwd: Path) -> None:
     monkeypatch.setenv("GEMINI_OPENAI_BASE_URL", f"{base}/v1beta/openai/")
     monkeypatch.setenv("TRAINLAB_LLM_MAX_RETRIES", "1")
     monkeypatch.setenv("TRAINLAB_LLM_TIMEOUT", "20")
-    monkeypatch.setattr(search, "BACKOFF_S", 0.0)
     monkeypatch.chdir(cwd)  # no .env from the repository
 
 

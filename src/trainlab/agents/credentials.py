@@ -1,4 +1,5 @@
-"""API endpoints and keys, read from the environment only when a client is built.
+"""API endpoints and keys, read from the environment only when a client is built; `.env`
+(the nearest in the working directory or a parent) is read once per process by `load_env`.
 
 Precedence for a role's chat model: `GEMINI_API_KEY_<ROLE>`, then `GEMINI_API_KEY` (both against
 `GEMINI_OPENAI_BASE_URL`), then `OPENAI_API_KEY` (against `OPENAI_BASE_URL`, OpenAI's own API
@@ -8,8 +9,16 @@ a client; `redact` removes them from any text that is recorded or shown.
 
 from __future__ import annotations
 
+import functools
+import io
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import find_dotenv, load_dotenv
+from dotenv.parser import parse_stream
 
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -27,6 +36,44 @@ SECRET_VARS: tuple[str, ...] = (
     "GOOGLE_CSE_API_KEY",
 )
 REDACTED = "[redacted]"
+log = logging.getLogger(__name__)
+
+
+class EnvError(ValueError):
+    """The environment or `.env` is unusable; the message is one line naming the file or the
+    variable and the fix (the CLI prints it and exits 2)."""
+
+
+def load_env() -> Mapping[str, str]:
+    """The process environment after reading the nearest `.env` (once per file and process;
+    variables already set win). Unparsable lines are skipped and reported once."""
+    if path := find_dotenv(usecwd=True):
+        _apply_dotenv(Path(path).resolve())
+    return os.environ
+
+
+@functools.cache
+def _apply_dotenv(path: Path) -> None:
+    text = _read_text(path)
+    bindings = list(parse_stream(io.StringIO(text)))
+    if bad := [str(b.original.line) for b in bindings if b.error]:
+        log.warning("%s: ignored unparsable line(s) %s (expected NAME=value)", path, ", ".join(bad))
+    load_dotenv(stream=io.StringIO("".join(b.original.string for b in bindings if not b.error)))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise EnvError(f"{path}: cannot be read ({exc.strerror}); fix or remove it") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf16 = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise EnvError(
+            f"{path}: not UTF-8 text{utf16}, undecodable byte at offset {exc.start}; "
+            "save it as UTF-8"
+        ) from exc
 
 
 @dataclass(frozen=True)

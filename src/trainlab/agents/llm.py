@@ -1,5 +1,6 @@
 """Asking a role's chat model for a schema: sanitize, structured output, validate, retry once
 with the error shown, and fall back to the role's offline policy — recorded — on any failure.
+While the endpoint's breaker is open the model is not asked at all (`circuit open` recorded).
 
 The schema goes to `with_structured_output` as a JSON-schema dict (not the pydantic class) so
 that an invalid answer comes back as raw text we can show the model, instead of an exception
@@ -20,6 +21,7 @@ from langchain_core.utils.json_schema import dereference_refs
 from pydantic import BaseModel, ValidationError
 
 from trainlab.agents.credentials import Redactor
+from trainlab.agents.resilience import Breaker
 from trainlab.agents.transcripts import TranscriptSink
 
 Messages = list[tuple[str, str]]
@@ -75,6 +77,11 @@ def describe_error(exc: Exception) -> str:
     return str(exc)
 
 
+def _offline(fallback: Callable[[], R], why: str) -> R:
+    offline = fallback()
+    return offline.model_copy(update={"policy": f"{offline.policy} ({why})"})
+
+
 class RoleLLM:
     """One role's chat model: every exchange sanitized on the way in and transcribed."""
 
@@ -86,9 +93,11 @@ class RoleLLM:
         sanitize: Callable[[str], str],
         redact: Redactor,
         transcripts: TranscriptSink,
+        breaker: Breaker | None = None,
     ) -> None:
         self.role, self.model, self.chat = role, model, chat
         self.sanitize, self.redact, self.transcripts = sanitize, redact, transcripts
+        self.breaker = breaker  # the endpoint's (shared by every role on it); None: never open
         self._method = 0  # index into METHODS of the best method this endpoint accepts
 
     @property
@@ -106,14 +115,15 @@ class RoleLLM:
         """`build(answer)` from the model, or the offline `fallback()` with the reason recorded."""
         exchanges: list[dict[str, Any]] = []
         reason = None
-        try:
-            decision = self._ask(messages(), schema, build, exchanges)
-        except Exception as exc:  # an LLM or search failure must never end the run
-            reason = self.reason(exc)
-            offline = fallback()
-            decision = offline.model_copy(
-                update={"policy": f"{offline.policy} (fallback: {reason})"}
-            )
+        if self.breaker is not None and self.breaker.is_open:
+            reason = self.redact(f"{self.breaker.origin} {self.breaker.reason}")[:MAX_REASON]
+            decision = _offline(fallback, f"circuit open: {reason}")
+        else:
+            try:
+                decision = self._ask(messages(), schema, build, exchanges)
+            except Exception as exc:  # an LLM or search failure must never end the run
+                reason = self.reason(exc)
+                decision = _offline(fallback, f"fallback: {reason}")
         self.transcripts.write(
             round_,
             {

@@ -74,7 +74,7 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool) -> int:
     console = Console()
     with open_checkpointer(run_dir, must_exist=resuming) as saver:
         display = RichLabDisplay(console, settings.rounds)
-        runtime = lab.LabRuntime.create(settings, display, run_dir)
+        runtime = lab.LabRuntime.create(settings, display, run_dir, probe_endpoints=True)
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
         config = run_config(run_dir.name, lab.hpo_supersteps(settings))

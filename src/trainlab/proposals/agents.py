@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from trainlab.agents.credentials import endpoint_for
-from trainlab.agents.factory import chat_model, client_setup, environment
+from trainlab.agents.factory import client_setup, environment
 from trainlab.agents.llm import InvalidAnswer, Messages, RoleLLM
 from trainlab.components import registry
 from trainlab.config import DEFAULT_MODELS
@@ -236,11 +236,11 @@ def build_team(
     endpoint = endpoint_for(KEY_ROLE, env)
     if endpoint is None:
         return offline_team("no API key set (GEMINI_API_KEY, see docs/LLM.md)")
-    chat = chat_model(model, endpoint, env)
     setup = client_setup(env, anonymize, list(extra_terms), run_dir)
+    chat = setup.chat(model, endpoint)  # one client (and its endpoint's breaker) for the team
 
     def llm(role: str) -> RoleLLM:
-        return setup.role_llm(f"proposal:{role}", model, chat)
+        return setup.role_llm(f"proposal:{role}", model, endpoint, chat)
 
     anonymized = "anonymized" if anonymize else "NOT anonymized"
     return Team(

@@ -1,6 +1,8 @@
 """Web search for the researcher: Gemini's Google Search grounding and Google Programmable
-Search (CSE). Both retry 429/5xx with backoff and raise on anything else; the caller falls back
-to the knowledge base. Results are untrusted text: `clean` sanitizes and truncates them."""
+Search (CSE); arXiv lives in `research/arxiv.py`. Every provider follows the one call policy
+(`agents/resilience.py`: timeouts, tenacity retries on 429/5xx/transport errors honouring
+`Retry-After`, the endpoint's breaker) and raises on anything else; the caller falls back to the
+knowledge base. Results are untrusted text: `clean` sanitizes and truncates them."""
 
 from __future__ import annotations
 
@@ -8,18 +10,24 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httplib2
 import httpx
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-T = TypeVar("T")
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-ATTEMPTS = 3
-BACKOFF_S = 1.0
-TIMEOUT_S = 60.0
+from trainlab.agents.resilience import (
+    RETRY_STATUS,
+    Breaker,
+    CallPolicy,
+    GuardedClient,
+    call_with_retries,
+    http_outage,
+    origin_of,
+)
+
+ATTEMPTS = CallPolicy().attempts  # attempts per search at the default policy
 MAX_RESULTS = 8
 MAX_CHARS = 600
 GROUNDED_PROMPT = (
@@ -42,22 +50,6 @@ class SearchProvider(Protocol):
     def search(self, query: str) -> list[SearchResult]: ...
 
 
-def with_retries(
-    call: Callable[[], T],
-    retryable: Callable[[Exception], bool],
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """`call()`, retried with exponential backoff while it fails in a retryable way."""
-    for attempt in range(ATTEMPTS - 1):
-        try:
-            return call()
-        except Exception as exc:
-            if not retryable(exc):
-                raise
-            sleep(BACKOFF_S * 2**attempt)
-    return call()
-
-
 def _squash(text: str, limit: int) -> str:
     text = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", text)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -77,12 +69,6 @@ def clean(
     ]
 
 
-def _http_retryable(exc: Exception) -> bool:
-    if isinstance(exc, httpx.HTTPStatusError):
-        return exc.response.status_code in RETRY_STATUS
-    return isinstance(exc, httpx.TransportError)
-
-
 class GeminiGroundedSearch:
     """Gemini `generateContent` with the `google_search` tool (native API, not the OpenAI one)."""
 
@@ -95,9 +81,13 @@ class GeminiGroundedSearch:
         model: str,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        policy: CallPolicy | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/models/{model.removeprefix('models/')}:generateContent"
         self._key, self._transport, self._sleep = api_key, transport, sleep
+        self._policy = policy or CallPolicy()
+        self._breaker = breaker or Breaker(origin_of(base_url))
 
     def search(self, query: str) -> list[SearchResult]:
         body = {
@@ -107,14 +97,16 @@ class GeminiGroundedSearch:
             "tools": [{"google_search": {}}],
         }
         headers = {"x-goog-api-key": self._key}
-        with httpx.Client(timeout=TIMEOUT_S, transport=self._transport) as client:
+        policy, breaker = self._policy, self._breaker
+        with GuardedClient(breaker, timeout=policy.timeout(), transport=self._transport) as client:
 
             def post() -> dict[str, Any]:
                 response = client.post(self._url, json=body, headers=headers)
                 response.raise_for_status()
                 return response.json()
 
-            return grounded_results(with_retries(post, _http_retryable, self._sleep))
+            payload = call_with_retries(post, policy, breaker, http_outage, self._sleep)
+        return grounded_results(payload)
 
 
 def grounded_results(payload: dict[str, Any]) -> list[SearchResult]:
@@ -133,16 +125,17 @@ def grounded_results(payload: dict[str, Any]) -> list[SearchResult]:
     ]
 
 
-def _cse_retryable(exc: Exception) -> bool:
+def _cse_outage(exc: BaseException) -> bool:
     if isinstance(exc, HttpError):
         return exc.resp.status in RETRY_STATUS
-    return isinstance(exc, OSError)
+    return isinstance(exc, (OSError, httplib2.HttpLib2Error))
 
 
 class CSESearch:
     """Google Programmable Search through google-api-python-client (`customsearch` v1)."""
 
     name = "cse"
+    origin = "https://customsearch.googleapis.com"  # the discovery document's rootUrl
 
     def __init__(
         self,
@@ -150,20 +143,31 @@ class CSESearch:
         engine_id: str,
         http: httplib2.Http | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        policy: CallPolicy | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self._key, self._cx, self._http, self._sleep = api_key, engine_id, http, sleep
+        self._policy = policy or CallPolicy()
+        self._breaker = breaker or Breaker(self.origin)
 
     def search(self, query: str) -> list[SearchResult]:
         service = build(
             "customsearch",
             "v1",
             developerKey=self._key,
-            http=self._http or httplib2.Http(timeout=TIMEOUT_S),
+            http=self._http or httplib2.Http(timeout=self._policy.read_s),
             static_discovery=True,
             cache_discovery=False,
         )
         request = service.cse().list(q=query, cx=self._cx, num=MAX_RESULTS)
-        response = with_retries(request.execute, _cse_retryable, self._sleep)
+        breaker = self._breaker
+        response = call_with_retries(
+            lambda: breaker.guard(request.execute, _cse_outage),
+            self._policy,
+            breaker,
+            _cse_outage,
+            self._sleep,
+        )
         return [
             SearchResult(item.get("title", ""), item.get("link", ""), item.get("snippet", ""))
             for item in response.get("items", [])
