@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from trainlab.config import DataSettings, TrainSettings, default_data_dir
+from trainlab.reporting.trackers import TRACKERS, TrackerUnavailableError, require_tracker
 
 
 def one_line_error(exc: Exception, flags: Mapping[str, str]) -> str:
@@ -42,6 +43,26 @@ def fraction(text: str) -> float:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
+
+
+def installed_tracker(text: str) -> str:
+    """A tracker name whose package is installed (checked before any run folder exists)."""
+    try:
+        require_tracker(text)
+    except TrackerUnavailableError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--tracker {text}: ")) from None
+    return text
+
+
+def add_tracker_option(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--tracker",
+        type=installed_tracker,
+        choices=TRACKERS,
+        default="none",
+        help="also log every trial to tensorboard (RUN_DIR/tb) or mlflow (RUN_DIR/mlflow.db) "
+        "(%(default)s)",
+    )
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

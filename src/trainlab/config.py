@@ -68,5 +68,10 @@ class LabSettings(BaseModel):
     search_provider: Literal["gemini", "cse", "offline"] = "gemini"
     models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
     draw_graph: bool = False
+    tracker: Literal["none", "tensorboard", "mlflow"] = Field(
+        "none",
+        description="log each trial's hyperparameters, per-epoch metrics and summary to "
+        "TensorBoard (RUN_DIR/tb) or MLflow (RUN_DIR/mlflow.db); none: only the run folder",
+    )
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)

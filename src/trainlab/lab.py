@@ -12,6 +12,7 @@ from trainlab.agents.base import Advisors
 from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
+from trainlab.reporting.trackers import also_track, open_tracker
 from trainlab.runstore import new_run_dir, write_json
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
 
@@ -80,13 +81,17 @@ def execute_trial(runtime: LabRuntime, run_dir: Path, final: FinalConfig) -> Tri
 
     settings = runtime.settings
     data = load_splits(settings.data, settings.train.seed)
+    folder = trial_dir(run_dir.resolve(), final.round)  # absolute: resume may run from elsewhere
+    tracker = open_tracker(settings.tracker, run_dir)
+    tracker.start_trial(folder.name, final.hparams.model_dump())
     summary = run_trial(
         final.hparams,
         settings.train,
         data,
-        trial_dir(run_dir.resolve(), final.round),  # absolute: resume may run from elsewhere
-        on_epoch=runtime.display.epoch,
+        folder,
+        on_epoch=also_track(tracker, runtime.display.epoch),
     )
+    tracker.end_trial(summary)
     runtime.display.trial_done(final.round, summary)
     return summary
 

@@ -12,6 +12,7 @@ from graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab import lab
 from trainlab.cli_options import (
     add_data_options,
+    add_tracker_option,
     add_train_options,
     data_settings_from,
     non_negative_int,
@@ -21,6 +22,7 @@ from trainlab.cli_options import (
 from trainlab.config import DEFAULT_MODELS, ROLES, LabSettings
 from trainlab.reporting.console import RichLabDisplay, trials_table
 from trainlab.reporting.graph_png import save_graph_png
+from trainlab.reporting.trackers import TrackerUnavailableError
 from trainlab.reporting.run_report import trial_rows
 from trainlab.runstore import RunFolderError, open_checkpointer, read_json
 from trainlab.state import FinalConfig, TrialSummary
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="gemini",
         help="where the researcher looks for remedies (gemini)",
     )
+    add_tracker_option(lab_group)
     for role in ROLES:
         lab_group.add_argument(
             f"--models.{role}",
@@ -101,6 +104,7 @@ def settings_from(args: argparse.Namespace) -> LabSettings:
         search_provider=args.search_provider,
         models={role: getattr(args, f"models.{role}") for role in ROLES},
         draw_graph=args.draw_graph,
+        tracker=args.tracker,
         train=train_settings_from(args),
         data=data_settings_from(args),
     )
@@ -161,6 +165,6 @@ def main(argv: list[str]) -> int:
             settings = settings_from(args)
             run_dir, resuming = lab.start_run(settings), False
         return run_lab(settings, run_dir, resuming, console)
-    except (LabError, RunFolderError, DataUnavailableError) as exc:
+    except (LabError, RunFolderError, DataUnavailableError, TrackerUnavailableError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
