@@ -19,6 +19,7 @@ from trainlab import lab
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
 from trainlab.proposals import lab as proposals
+from trainlab.reporting.html_report import write_html_report
 from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
 
@@ -107,6 +108,7 @@ class HPONodes:
             state.get("best"),
             state.get("research_proposals", []),
         )
+        write_html_report(Path(state["run_dir"]), state)
         return {}
 
     def after_consultation(self, state: HPOState) -> str:

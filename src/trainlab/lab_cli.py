@@ -22,8 +22,8 @@ from trainlab.cli_options import (
 from trainlab.config import DEFAULT_MODELS, ROLES, LabSettings
 from trainlab.reporting.console import RichLabDisplay, trials_table
 from trainlab.reporting.graph_png import save_graph_png
-from trainlab.reporting.trackers import TrackerUnavailableError
 from trainlab.reporting.run_report import trial_rows
+from trainlab.reporting.trackers import TrackerUnavailableError
 from trainlab.runstore import RunFolderError, open_checkpointer, read_json
 from trainlab.state import FinalConfig, TrialSummary
 from trainlab.training.data import DataUnavailableError
