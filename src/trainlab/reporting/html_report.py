@@ -12,6 +12,7 @@ from typing import Any
 from trainlab.reporting.run_report import (
     SAME_SPLIT_NOTE,
     best_config_rows,
+    format_accuracy,
     same_split,
     trial_rows,
 )
@@ -80,8 +81,8 @@ def _trials_section(rows: Sequence[dict], best: Mapping[str, Any] | None) -> str
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
             _status(row["status"]),
-            _acc(row["best_val_acc"]),
-            _acc(row["test_acc"]),
+            format_accuracy(row["best_val_acc"]),
+            format_accuracy(row["test_acc"]),
         ]
         body.append(f"<tr{css}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     note = _note(SAME_SPLIT_NOTE) if same_split(rows) else ""
@@ -95,8 +96,8 @@ def _best_section(best: Mapping[str, Any] | None) -> str:
     pairs = best_config_rows(best)
     body = [f'<tr><td class="text">{_e(k)}</td><td>{_e(v)}</td></tr>' for k, v in pairs]
     text = (
-        f"<p>Round {best['round']}: validation accuracy {_acc(best['best_val_acc'])}, "
-        f"test accuracy {_acc(best['test_acc'])} (seed {best['seed']}, "
+        f"<p>Round {best['round']}: validation accuracy {format_accuracy(best['best_val_acc'])}, "
+        f"test accuracy {format_accuracy(best['test_acc'])} (seed {best['seed']}, "
         f"device {_e(best['device'])}).</p>"
     )
     return _section("Best configuration", text + _table(["hyperparameter", "value"], body))
@@ -201,10 +202,6 @@ def _status(status: str) -> str:
 
 def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
-
-
-def _acc(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
 
 
 def _e(value: Any) -> str:

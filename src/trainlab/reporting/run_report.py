@@ -151,8 +151,8 @@ def write_report(
         lines += [f"| {name} | {value} |" for name, value in best_config_rows(best)]
         lines += [
             "",
-            f"best validation accuracy {best['best_val_acc']:.4f}, test accuracy "
-            f"{best['test_acc']:.4f} (seed {best['seed']}, device {best['device']}"
+            f"best validation accuracy {format_accuracy(best['best_val_acc'])}, test accuracy "
+            f"{format_accuracy(best['test_acc'])} (seed {best['seed']}, device {best['device']}"
             + (", validation = test split" if best["val_and_test_same_dataset"] else "")
             + ").",
         ]
@@ -171,6 +171,11 @@ def write_report(
     path = run_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def format_accuracy(value: float | None) -> str:
+    """An accuracy to 4 decimals, or an em dash where there is none."""
+    return "—" if value is None else f"{value:.4f}"
 
 
 def _significant(value: Any) -> str:
