@@ -20,7 +20,7 @@ from trainlab.cli_options import (
     train_settings_from,
 )
 from trainlab.config import DEFAULT_MODELS, ROLES, LabSettings
-from trainlab.reporting.console import RichLabDisplay, trials_table
+from trainlab.reporting.console import RichLabDisplay, run_banner, trials_table
 from trainlab.reporting.graph_png import save_graph_png
 from trainlab.reporting.run_report import trial_rows
 from trainlab.reporting.trackers import TrackerUnavailableError
@@ -126,6 +126,7 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool, console: Conso
     with open_checkpointer(run_dir, must_exist=resuming) as saver:
         display = RichLabDisplay(console, settings.rounds)
         runtime = lab.LabRuntime.create(settings, display, run_dir)
+        console.print(run_banner(settings, run_dir, resuming))
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
         config = {
@@ -152,7 +153,7 @@ def _print_results(console: Console, run_dir: Path, state: dict) -> None:
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
     console.print(trials_table(trial_rows(finals, trials), best and best["round"]))
-    console.print(f"Artifacts: {run_dir} (report.md, trials_summary.csv, best_overall.json)")
+    console.print(f"Artifacts: {run_dir} (report.html, report.md, trials_summary.csv, …)")
 
 
 def main(argv: list[str]) -> int:
