@@ -40,8 +40,13 @@ def lab_state(run_dir: Path, statuses: tuple[str, ...] = ("complete", "failed"))
     """A finished lab state with one trial per status, as the graph leaves it."""
     finals = [final(k + 1, f"<b>why {k + 1}</b>") for k in range(len(statuses))]
     trials = [
-        trial_summary(HP, status, best_val_acc=0.9 if status == "complete" else None)
-        for status in statuses
+        trial_summary(
+            HP,
+            status,
+            best_val_acc=0.9 if status == "complete" else None,
+            trial_dir=f"/elsewhere/trial_{k}",
+        )
+        for k, status in enumerate(statuses)
     ]
     for k in range(len(statuses)):
         (run_dir / f"trial_{k}").mkdir(parents=True)

@@ -128,7 +128,7 @@ def _rounds_section(
     notes = {n["round"]: ResearchNote.model_validate(n) for n in state.get("research", [])}
     parts = []
     for final, trial in zip(finals, trials, strict=False):
-        folder = run_dir / f"trial_{final.round - 1}"
+        folder = run_dir / Path(trial.trial_dir).name  # the run folder may have moved
         inner = [
             f"<p><b>Decision</b> ({_e(final.source)}, {_e(final.policy)}): "
             f"{_e(final.justification)}</p>",
