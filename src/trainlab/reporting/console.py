@@ -33,7 +33,7 @@ def run_banner(settings: LabSettings, run_dir: Path, resuming: bool) -> str:
 
 
 def _device_name(requested: str) -> str:
-    from trainlab.training.trainer import resolve_device  # torch: only when a lab starts
+    from trainlab.training.device import resolve_device  # torch: only when a lab starts
 
     try:
         return str(resolve_device(requested))

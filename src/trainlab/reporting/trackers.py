@@ -11,12 +11,13 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from trainlab.state import TrialSummary
+from trainlab.config import TrackerName
 
-TrackerName = Literal["none", "tensorboard", "mlflow"]
-TRACKERS: tuple[str, ...] = ("none", "tensorboard", "mlflow")
+if TYPE_CHECKING:  # only stdlib at import: LabSettings checks the package while parsing
+    from trainlab.state import TrialSummary
+
 TENSORBOARD_DIR = "tb"
 MLFLOW_DB = "mlflow.db"
 MLFLOW_ARTIFACTS = "mlruns"
