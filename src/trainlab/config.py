@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DatasetName = Literal["cifar10", "digits", "synthetic"]
+TrackerName = Literal["none", "tensorboard", "mlflow"]  # reporting/trackers.py
 # env-key role name (GEMINI_API_KEY_<ROLE>, --models.<role>) → the graph node it serves
 ROLE_NODES: dict[str, str] = {
     "gen_a": "consultant_a",
@@ -111,5 +112,22 @@ class LabSettings(BaseModel):
         default_factory=lambda: dict(DEFAULT_MODELS), description="LLM model id"
     )
     draw_graph: bool = Field(False, description="save the workflow as RUN_DIR/graph.png")
+    tracker: TrackerName = Field(
+        "none",
+        description="also log each trial's hyperparameters, per-epoch metrics and summary to "
+        "TensorBoard (RUN_DIR/tb) or MLflow (RUN_DIR/mlflow.db); none: only the run folder",
+    )
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+
+    @field_validator("tracker")
+    @classmethod
+    def _tracker_installed(cls, name: str) -> str:
+        """The tracker's package must be installed (found, not imported: parsing stays fast)."""
+        from trainlab.reporting.trackers import TrackerUnavailableError, require_tracker
+
+        try:
+            require_tracker(name)
+        except TrackerUnavailableError as exc:
+            raise ValueError(str(exc).removeprefix(f"--tracker {name}: ")) from None
+        return name

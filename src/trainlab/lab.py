@@ -13,6 +13,7 @@ from trainlab.agents.base import Advisors
 from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
+from trainlab.reporting.trackers import also_track, open_tracker
 from trainlab.runstore import RunFolder, new_run_dir, write_json
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
 
@@ -105,13 +106,17 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
 
     settings = runtime.settings
     data = load_splits(settings.data, settings.train.seed)
+    trial = folder.trial(final.round)
+    tracker = open_tracker(settings.tracker, folder.path)
+    tracker.start_trial(trial.name, final.hparams.model_dump())
     summary = run_trial(
         final.hparams,
         settings.train,
         data,
-        folder.trial(final.round),
-        on_epoch=runtime.display.epoch,
+        trial,
+        on_epoch=also_track(tracker, runtime.display.epoch),
     )
+    tracker.end_trial(summary)
     runtime.display.trial_done(final.round, summary)
     return summary
 

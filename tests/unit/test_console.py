@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 from lab_records import trial_summary
 from rich.console import Console
 
-from trainlab.reporting.console import RichLabDisplay, trials_table
+from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.reporting.console import RichLabDisplay, run_banner, trials_table
 from trainlab.space import HParams
 from trainlab.state import TrialSummary
 
@@ -16,6 +19,7 @@ HP = HParams(
     weight_decay=0.000138,
     label_smoothing=0.134,
 )
+SPEED = {"images_per_sec": 100.0}
 
 
 def summary(acc: float) -> TrialSummary:
@@ -49,3 +53,35 @@ def test_trials_table_fits_80_columns_and_marks_the_best_round():
     best_line = next(line for line in text.splitlines() if "★" in line)
     assert best_line.split()[1] == "2"
     assert best_line.split()[4] == "32↓" and "—" in best_line
+
+
+def test_finished_display_leaves_no_stale_epochs_line():
+    console = Console(file=io.StringIO(), width=100, record=True)
+    with RichLabDisplay(console, rounds=1) as display:
+        display.phase(1, "executor")
+        display.epoch({"epoch": 1, "epochs": 4, "train_loss": 1.0, "val_acc": 0.5, **SPEED})
+        display.trial_done(1, summary(0.5))
+    text = console.export_text()
+    assert "round 1/1" in text and "epochs" not in text
+
+
+def test_trials_table_says_when_test_acc_is_measured_on_the_validation_split():
+    row = {**HP.model_dump(), "status": "complete", "best_val_acc": 0.9, "test_acc": 0.9}
+    row |= {"oom_adjusted": False, "seconds": 1.0, "round": 1}
+    for same, expected in ((True, True), (False, False)):
+        console = Console(width=80, record=True)
+        console.print(trials_table([{**row, "val_and_test_same_dataset": same}], best_round=1))
+        assert ("validation = test split (--val-split 0)" in console.export_text()) is expected
+
+
+def test_banner_names_dataset_rounds_epochs_device_and_the_folder_to_resume(tmp_path):
+    settings = LabSettings(
+        rounds=3,
+        train=TrainSettings(epochs=4, device="cpu"),
+        data=DataSettings(dataset="digits"),
+    )
+    text = run_banner(settings, tmp_path / "run", resuming=False)
+    first, second = text.splitlines()
+    assert "digits" in first and "3 rounds" in first and "4 epochs" in first
+    assert "device cpu" in first and "validation = test split" in first
+    assert f"--resume {tmp_path / 'run'}" in second

@@ -67,13 +67,14 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool) -> int:
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
-    from trainlab.reporting.console import RichLabDisplay
+    from trainlab.reporting.console import RichLabDisplay, run_banner
     from trainlab.reporting.graph_png import save_graph_png
     from trainlab.runstore import open_checkpointer
 
     console = Console()
     with open_checkpointer(run_dir, must_exist=resuming) as saver:
         display = RichLabDisplay(console, settings.rounds)
+        console.print(run_banner(settings, run_dir, resuming))
         runtime = lab.LabRuntime.create(settings, display, run_dir, probe_endpoints=True)
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
@@ -102,7 +103,7 @@ def _print_results(console: Any, run_dir: Path, state: dict[str, Any]) -> None:
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
     console.print(trials_table(trial_rows(finals, trials), best and best["round"]))
-    console.print(f"Artifacts: {run_dir} (report.md, trials_summary.csv, best_overall.json)")
+    console.print(f"Artifacts: {run_dir} (report.html, report.md, trials_summary.csv, …)")
 
 
 def main(argv: list[str]) -> int:
@@ -115,11 +116,12 @@ def main(argv: list[str]) -> int:
     except (UsageError, ValidationError) as exc:
         return fail(one_line_error(exc, flags), sys.stdout)
     from trainlab import lab
+    from trainlab.reporting.trackers import TrackerUnavailableError
     from trainlab.runstore import RunFolderError
     from trainlab.training.data import DataUnavailableError
 
     try:
         run_dir = args.resume or lab.start_run(settings)
         return run_lab(settings, run_dir, resuming=args.resume is not None)
-    except (RunFolderError, DataUnavailableError) as exc:
+    except (RunFolderError, DataUnavailableError, TrackerUnavailableError) as exc:
         return fail(one_line_error(exc), sys.stdout)

@@ -18,6 +18,7 @@ from trainlab.config import LabSettings
 from trainlab.graphs import shared
 from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.proposals import stagnation as proposals
+from trainlab.reporting.html_report import write_html_report
 from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
 from trainlab.runstore import RunFolder
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
@@ -103,12 +104,14 @@ class HPONodes:
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
+        run_dir = RunFolder(state["run_dir"]).path
         write_report(
-            RunFolder(state["run_dir"]).path,
+            run_dir,
             trial_rows(finals, trials),
             state.get("best"),
             state.get("research_proposals", []),
         )
+        write_html_report(run_dir, state)
         return {}
 
     def after_consultation(self, state: HPOState) -> Literal["consultant_a", "supervisor"]:

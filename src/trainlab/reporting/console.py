@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -10,7 +11,34 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trainlab.config import LabSettings
+from trainlab.reporting.run_report import SAME_SPLIT_NOTE, format_accuracy, same_split
 from trainlab.state import TrialSummary
+
+
+def run_banner(settings: LabSettings, run_dir: Path, resuming: bool) -> str:
+    """The lab's first lines: what is about to run, where, and how to resume it after a crash."""
+    train, data = settings.train, settings.data
+    validation = (
+        f"validation: {data.val_split:g} of train"
+        if data.val_split
+        else "validation = test split (--val-split 0)"
+    )
+    what = (
+        f"HPO lab: {data.dataset}, {settings.rounds} rounds × up to {train.epochs} epochs, "
+        f"width {train.model_width}, device {_device_name(train.device)}, {validation}."
+    )
+    where = "Resuming" if resuming else "Run folder"
+    return f"{what}\n{where} {run_dir} (after a crash: python main.py --resume {run_dir})"
+
+
+def _device_name(requested: str) -> str:
+    from trainlab.training.device import resolve_device  # torch: only when a lab starts
+
+    try:
+        return str(resolve_device(requested))
+    except ValueError:
+        return f"{requested} (not available here)"
 
 
 class RichLabDisplay:
@@ -34,6 +62,7 @@ class RichLabDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.progress.remove_task(self.epoch_task)  # no stale "epochs 0/N" line at the end
         self.progress.stop()
 
     def _best_text(self) -> str:
@@ -64,9 +93,10 @@ class RichLabDisplay:
 
 def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
     """The final table of trials, the best one marked with a star."""
+    caption = "★ best validation accuracy   ↓ batch stepped down after out-of-memory"
     table = Table(
         title="Trials",
-        caption="★ best validation accuracy   ↓ batch stepped down after out-of-memory",
+        caption=caption + (f"\n{SAME_SPLIT_NOTE}" if same_split(rows) else ""),
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
         show_edge=False,
@@ -83,12 +113,8 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
             row["status"],
-            _fmt(row["best_val_acc"]),
-            _fmt(row["test_acc"]),
+            format_accuracy(row["best_val_acc"]),
+            format_accuracy(row["test_acc"]),
             f"{row['seconds']:.0f}",
         )
     return table
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"

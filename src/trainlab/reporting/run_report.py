@@ -9,14 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from trainlab import space
+from trainlab.reporting.trackers import viewer_commands
 from trainlab.runstore import atomic_write_bytes, write_json
 from trainlab.state import FinalConfig, TrialSummary
+
+SAME_SPLIT_NOTE = (
+    "validation = test split (--val-split 0): val acc and test acc are measured on the same "
+    "data; hold out a validation split with --val-split 0.1"
+)
 
 TABLE_COLUMNS = (
     "round",
@@ -25,6 +30,7 @@ TABLE_COLUMNS = (
     "best_val_acc",
     "test_acc",
     "oom_adjusted",
+    "val_and_test_same_dataset",
     "seconds",
     "source",
     "policy",
@@ -41,6 +47,7 @@ def trial_rows(finals: Sequence[FinalConfig], trials: Sequence[TrialSummary]) ->
             "best_val_acc": trial.best_val_acc,
             "test_acc": trial.test_acc,
             "oom_adjusted": trial.oom_adjusted,
+            "val_and_test_same_dataset": trial.val_and_test_same_dataset,
             "seconds": round(trial.seconds, 2),
             "source": final.source,
             "policy": final.policy,
@@ -90,20 +97,37 @@ def _best_record(final: FinalConfig, trial: TrialSummary, seed: int) -> dict[str
 
 
 def plot_progress(rows: Sequence[dict], path: Path) -> None:
-    """Each trial's validation accuracy per round, with the best so far as a step line."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    progress_figure(rows).savefig(path, dpi=110)
+
+
+def progress_figure(rows: Sequence[dict]) -> Figure:
+    """Each trial's validation accuracy per round (integer ticks), the best so far as a step
+    line, and the legend outside the axes so that it never hides a point."""
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     rounds = [r["round"] for r in rows]
     accs = [r["best_val_acc"] or 0.0 for r in rows]
     colors = ["tab:blue" if r["status"] == "complete" else "tab:red" for r in rows]
-    ax.scatter(rounds, accs, c=colors, zorder=3, label="trial (red: diverged/failed)")
+    ax.scatter(rounds, accs, c=colors, zorder=3, label="trial (red: not complete)")
     best_so_far = [max(accs[: i + 1]) for i in range(len(accs))]
     ax.step(rounds, best_so_far, where="post", color="tab:green", label="best so far")
     ax.set(title="HPO progress", xlabel="round", ylabel="best validation accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def best_config_rows(best: dict[str, Any]) -> list[tuple[str, str]]:
+    """The best trial's hyperparameters as (name, value) pairs, numbers to 3 significant
+    figures."""
+    return [(name, _significant(best["hparams"][name])) for name in space.FIELDS]
+
+
+def same_split(rows: Sequence[dict]) -> bool:
+    """Whether any of these trials validated on its test split."""
+    return any(row.get("val_and_test_same_dataset") for row in rows)
 
 
 def write_report(
@@ -117,14 +141,18 @@ def write_report(
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
+    if same_split(rows):
+        lines += ["", f"Note: {SAME_SPLIT_NOTE}."]
     lines += ["", "## Best configuration", ""]
     if best is None:
         lines.append("No trial completed.")
     else:
+        lines += [f"Round {best['round']}:", "", "| hyperparameter | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in best_config_rows(best)]
         lines += [
-            f"Round {best['round']}: {best['hparams']}",
-            f"best validation accuracy {best['best_val_acc']:.4f}, test accuracy "
-            f"{best['test_acc']:.4f} (seed {best['seed']}, device {best['device']}"
+            "",
+            f"best validation accuracy {format_accuracy(best['best_val_acc'])}, test accuracy "
+            f"{format_accuracy(best['test_acc'])} (seed {best['seed']}, device {best['device']}"
             + (", validation = test split" if best["val_and_test_same_dataset"] else "")
             + ").",
         ]
@@ -136,10 +164,22 @@ def write_report(
             f"([proposal]({os.path.relpath(p['markdown_path'], run_dir)}))"
             for p in proposals
         ]
+    commands = viewer_commands(run_dir)
+    if commands:
+        lines += ["", "## Open this run in", ""] + [f"    {command}" for command in commands]
     lines += ["", "![progress](hpo_progress.png)", ""]
     path = run_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def format_accuracy(value: float | None) -> str:
+    """An accuracy to 4 decimals, or an em dash where there is none."""
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _significant(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _cell(value: Any) -> str:
