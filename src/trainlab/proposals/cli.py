@@ -23,7 +23,6 @@ from rich.console import Console
 from graphs.proposal import build_proposal_graph, recursion_limit
 from trainlab.cli_options import add_data_options, positive_int
 from trainlab.experiments.cli import OneLineParser
-from trainlab.proposals import library
 from trainlab.proposals.agents import DEFAULT_MODEL, Team, build_team
 from trainlab.proposals.request import AGENTS, PATTERNS, Budget, ProposalRequest
 from trainlab.proposals.schema import ResearchProposal
@@ -116,8 +115,6 @@ def run(
     try:
         request = make_request(args)
         team = build_team(args.offline, args.model, lambda: where.get("dir"), args.anonymize)
-        if team.offline and request.pattern != "specialized":
-            library.focus(request.topic)  # offline, the topic must fit the library
     except (ValueError, ValidationError) as exc:
         print(f"error: {_message(exc)}", file=sys.stderr)
         return 2
