@@ -85,17 +85,6 @@ def test_ask_prints_and_saves_the_agents_answer(tmp_path, capsys) -> None:
     assert answer["speaker"] == "systems" and answer["kind"] == "answer"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["propose", "--topic", "x", "--pattern", "chaotic"], "invalid choice: 'chaotic'"),
-        (["propose", "--topic", "   "], "error: the topic is empty"),
-        (["propose", "--topic", "x", "--rounds", "0"], "must be a positive integer, got 0"),
-        (["propose", "--topic", "x", "--pattern", "specialized"], "asks one agent"),
-        (["ask", "--agent", "intern", "hello?"], "invalid choice: 'intern'"),
-        (["ask", "--agent", "systems", " "], "error: the question is empty"),
-    ],
-)
 def test_offline_an_off_library_topic_gets_a_proposal_marked_not_validated(
     tmp_path, capsys
 ) -> None:
@@ -108,6 +97,17 @@ def test_offline_an_off_library_topic_gets_a_proposal_marked_not_validated(
     assert proposal.results.status == "not run" and "Closest library components" in proposal.summary
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["propose", "--topic", "x", "--pattern", "chaotic"], "invalid choice: 'chaotic'"),
+        (["propose", "--topic", "   "], "error: the topic is empty"),
+        (["propose", "--topic", "x", "--rounds", "0"], "must be a positive integer, got 0"),
+        (["propose", "--topic", "x", "--pattern", "specialized"], "asks one agent"),
+        (["ask", "--agent", "intern", "hello?"], "invalid choice: 'intern'"),
+        (["ask", "--agent", "systems", " "], "error: the question is empty"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_starts_nothing(args, message, tmp_path, capsys) -> None:
     assert main([*args, "--output-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
