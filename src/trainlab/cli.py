@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # Each subcommand lives in its own module exposing `main(argv: list[str]) -> int`.
@@ -13,11 +14,20 @@ SUBCOMMANDS: dict[str, str] = {
     "k1": "trainlab.k1.cli",
     "propose": "trainlab.proposals.cli",
     "ask": "trainlab.proposals.ask_cli",
+    "research": "trainlab.commands.research",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("TRAINLAB_COMPONENTS"):  # modules that register user components
+        from trainlab.components.custom import CustomComponentError, load_plugins
+
+        try:
+            load_plugins(os.environ)
+        except CustomComponentError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if argv and argv[0] in SUBCOMMANDS:
         module = importlib.import_module(SUBCOMMANDS[argv[0]])
         return module.main(argv[1:])

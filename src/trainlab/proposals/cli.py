@@ -65,6 +65,11 @@ def build_parser() -> OneLineParser:
         "--validate", action="store_true", help="run the designed experiment, record results"
     )
     add_team_options(parser)
+    add_budget_options(parser)
+    return parser
+
+
+def add_budget_options(parser: argparse.ArgumentParser) -> None:
     budget = parser.add_argument_group("validation budget")
     for name in ("seeds", "epochs", "width"):
         budget.add_argument(
@@ -73,12 +78,10 @@ def build_parser() -> OneLineParser:
     budget.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
     add_data_options(parser)
     parser.set_defaults(dataset="digits", val_split=BUDGET["val_split"].default)
-    return parser
 
 
-def request_from(args: argparse.Namespace) -> ProposalRequest:
-    """The request (its out_dir a placeholder until the run folder exists)."""
-    budget = Budget(
+def budget_from(args: argparse.Namespace) -> Budget:
+    return Budget(
         dataset=args.dataset,
         data_dir=args.data_dir,
         val_split=args.val_split,
@@ -87,6 +90,11 @@ def request_from(args: argparse.Namespace) -> ProposalRequest:
         epochs=args.epochs,
         width=args.width,
     )
+
+
+def request_from(args: argparse.Namespace) -> ProposalRequest:
+    """The request (its out_dir a placeholder until the run folder exists)."""
+    budget = budget_from(args)
     specialized = args.pattern == "specialized"
     return ProposalRequest(
         topic="" if specialized else args.topic,
