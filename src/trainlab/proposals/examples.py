@@ -11,7 +11,7 @@ from trainlab.proposals import prompts_library
 from trainlab.proposals.team_api import AgentTeam
 
 PROPOSAL_PROMPTS: tuple[str, ...] = ("stable-wrapper", "calibration-loss")
-OFF_LIBRARY_TOPIC = "quantum annealing of network weights"
+OFF_LIBRARY_TOPIC = "quantum gravity"
 BRAINSTORM_QUESTION = "How could a small CNN converge faster and generalize better?"
 QUESTIONS: dict[str, str] = {
     "algorithms": "Propose a variance-reduced gradient estimator for small-batch training.",

@@ -1,0 +1,38 @@
+"""Brainstorm: every agent answers from its role; the synthesis ranks ideas by testability."""
+
+from __future__ import annotations
+
+from trainlab.proposals import brainstorm
+from trainlab.proposals.agents import Message, offline_team
+from trainlab.proposals.request import Budget
+
+BUDGET = Budget(seeds=2, epochs=1)
+
+
+def answer(speaker: str, text: str) -> Message:
+    return Message(speaker=speaker, kind="answer", round=1, text=text, policy="test")
+
+
+def test_runnable_ideas_come_first_then_by_how_many_agents_named_them() -> None:
+    answers = [
+        answer("algorithms", "Try lookahead, or maybe focal."),
+        answer("systems", "A photonic accelerator."),
+        answer("pipeline", "focal, clearly."),
+    ]
+    ideas = brainstorm.synthesis(answers, BUDGET)
+    assert [i.idea.split(":")[0] for i in ideas[:2]] == ["focal", "lookahead"]
+    assert ideas[0].named_by == ["algorithms", "pipeline"]
+    assert "--loss focal --seeds 2 --epochs 1" in ideas[0].how_to_test
+    assert ideas[-1].testability == "needs a component" and ideas[-1].named_by == ["systems"]
+
+
+def test_offline_every_agent_answers_and_they_are_steered_to_different_ideas(tmp_path) -> None:
+    result = brainstorm.run(offline_team("test"), "calibration, hard examples, stability", BUDGET)
+    assert [a.speaker for a in result.answers] == [
+        "algorithms", "systems", "engineering", "pipeline", "architecture"
+    ]  # fmt: skip
+    firsts = [brainstorm.named_components(a.text)[0] for a in result.answers[:3]]
+    assert len(set(firsts)) == 3
+    json_path, md_path = result.save(tmp_path)
+    assert json_path.is_file()
+    assert "## Synthesis: ideas ranked by how testable" in md_path.read_text()
