@@ -18,10 +18,12 @@ def test_runnable_ideas_come_first_then_by_how_many_agents_named_them() -> None:
         answer("algorithms", "Try lookahead, or maybe focal."),
         answer("systems", "A photonic accelerator."),
         answer("pipeline", "focal, clearly."),
+        answer("engineering", "focal, then lookahead."),
     ]
     ideas = brainstorm.synthesis(answers, BUDGET)
     assert [i.idea.split(":")[0] for i in ideas[:2]] == ["focal", "lookahead"]
-    assert ideas[0].named_by == ["algorithms", "pipeline"]
+    assert ideas[0].named_by == ["algorithms", "pipeline", "engineering"]
+    assert ideas[0].main_idea_of == ["pipeline", "engineering"]
     assert "--loss focal --seeds 2 --epochs 1" in ideas[0].how_to_test
     assert ideas[-1].testability == "needs a component" and ideas[-1].named_by == ["systems"]
 

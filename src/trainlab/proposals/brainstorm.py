@@ -2,8 +2,8 @@
 synthesis ranks the ideas by how testable they are with the component library.
 
 An idea is a library component an answer names. Ranking: runnable now (a component with a
-baseline, so one `ExperimentConfig` tests it) before the rest, then by how many agents named
-it, then by who named it first. An answer that names no component is listed as an idea that
+baseline, so one `ExperimentConfig` tests it) before the rest, then by how many agents made it
+their main idea (the first component an answer names), then by who did so first. An answer that names no component is listed as an idea that
 needs a component first. Offline, each agent after the first is steered away from the
 components already named (while others still match), so the five answers cover five ideas.
 """
@@ -31,7 +31,8 @@ class Idea(BaseModel):
 
     idea: str
     kind: str
-    named_by: list[str]
+    named_by: list[str]  # every agent whose answer names it
+    main_idea_of: list[str]  # the agents whose answer names it first
     testability: Testability
     how_to_test: str
 
@@ -89,21 +90,34 @@ def run(team: Team, question: str, budget: Budget) -> Brainstorm:
 
 
 def synthesis(answers: list[Message], budget: Budget) -> list[Idea]:
-    """The ideas of the answers, most testable first."""
+    """The ideas of the answers, most testable first; then the main idea of more agents (an
+    answer's main idea: the first component it names), then the earlier main idea, then
+    the more mentions."""
     named: dict[str, list[str]] = {}
+    main: dict[str, list[str]] = {}
     loose: list[Idea] = []
     for answer in answers:
         names = named_components(answer.text)
         for name in names:
             named.setdefault(name, []).append(answer.speaker)
-        if not names:
+        if names:
+            main.setdefault(names[0], []).append(answer.speaker)
+        else:
             loose.append(_needs_component(answer))
-    ideas = [_component_idea(name, who, budget) for name, who in named.items()]
-    ideas.sort(key=lambda i: (i.testability != "runnable now", -len(i.named_by)))
+    order = {name: rank for rank, name in enumerate(main)}
+    ideas = [_component_idea(name, who, main.get(name, []), budget) for name, who in named.items()]
+    ideas.sort(
+        key=lambda i: (
+            i.testability != "runnable now",
+            -len(i.main_idea_of),
+            order.get(i.idea.split(":")[0], len(order)),
+            -len(i.named_by),
+        )
+    )
     return ideas + loose
 
 
-def _component_idea(name: str, who: list[str], budget: Budget) -> Idea:
+def _component_idea(name: str, who: list[str], main: list[str], budget: Budget) -> Idea:
     component = registry.get(name)
     config = budget.config_for(component)
     field = library.FIELD[component.kind]
@@ -111,6 +125,7 @@ def _component_idea(name: str, who: list[str], budget: Budget) -> Idea:
         idea=f"{name}: {component.idea}",
         kind=component.kind,
         named_by=who,
+        main_idea_of=main,
         testability="runnable now",
         how_to_test=f"`python main.py experiment --{field} {name} --seeds {config.seeds} "
         f"--epochs {config.epochs} --dataset {config.dataset}` (against {config.baseline.label})",
@@ -123,6 +138,7 @@ def _needs_component(answer: Message) -> Idea:
         idea=first[:160],
         kind="-",
         named_by=[answer.speaker],
+        main_idea_of=[answer.speaker],
         testability="needs a component",
         how_to_test="implement it and `register_component(...)`, then run `experiment`",
     )

@@ -64,6 +64,8 @@ class Session:
             if text != LIST:
                 break
             self.console.print(prompts_library.listing(), highlight=False)
+        if not text:
+            raise ValueError(f"the {what.lower()} is empty")
         found = prompts_library.prompts().get(text)
         return found.text if found else text
 
