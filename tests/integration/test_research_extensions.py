@@ -80,13 +80,29 @@ def test_the_agent_is_asked_alone_through_the_cli_and_the_api(extended, tmp_path
 def test_the_agent_brainstorms_and_the_component_is_ranked(extended, tmp_path) -> None:
     result = team(tmp_path).brainstorm("would my_rmsprop help?")
     assert result.answers[-1].speaker == "theory"
-    assert result.ideas[0].idea.startswith("my_rmsprop") and result.ideas[0].named_by[-1] == "theory"
+    assert (
+        result.ideas[0].idea.startswith("my_rmsprop") and result.ideas[0].named_by[-1] == "theory"
+    )
 
 
 def test_the_component_runs_in_experiment(extended, tmp_path, capsys) -> None:
-    args = ["experiment", "--optimizer", "my_rmsprop", "--seeds", "2", "--epochs", "1",
-            "--width", "4", "--dataset", "digits", "--device", "cpu",
-            "--output-dir", str(tmp_path)]  # fmt: skip
+    args = [
+        "experiment",
+        "--optimizer",
+        "my_rmsprop",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--width",
+        "4",
+        "--dataset",
+        "digits",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     (result,) = tmp_path.glob("*/experiments/*/experiment.json")
     assert json.loads(result.read_text())["config"]["optimizer"] == "my_rmsprop"

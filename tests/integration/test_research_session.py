@@ -99,6 +99,8 @@ def test_the_example_scenarios_run_end_to_end(tmp_path) -> None:
     written = {p.name for p in examples.run(team, lambda line: None)}
     assert {"proposal.md", "proposal-2.md", "proposal-3.md", "brainstorm.md"} <= written
     assert {f"ask-{key}.md" for key in examples.QUESTIONS} <= written
-    measured = [json.loads((team.folder / f"{stem}.json").read_text())["results"]["status"]
-                for stem in ("proposal", "proposal-2", "proposal-3")]  # fmt: skip
+    measured = [
+        json.loads((team.folder / f"{stem}.json").read_text())["results"]["status"]
+        for stem in ("proposal", "proposal-2", "proposal-3")
+    ]
     assert measured == ["measured", "measured", "not run"]

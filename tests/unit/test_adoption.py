@@ -8,8 +8,8 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from trainlab.components.registry import BuildContext
 from trainlab.components.optimizers import LookAhead
+from trainlab.components.registry import BuildContext
 from trainlab.experiments.config import ExperimentConfig
 from trainlab.experiments.stats import Comparison
 from trainlab.proposals.adoption import AdoptedSpace, decide
@@ -19,12 +19,21 @@ from trainlab.proposals.workflow import ProposalRecord
 POINT = dict(learning_rate=0.01, train_batch_size=64, weight_decay=1e-4, label_smoothing=0.0)
 
 
-def validated(verdict: str, optimizer: str = "lookahead", loss: str = "cross_entropy",
-              dataset: str = "digits", accuracy: str = "no significant difference"
-              ) -> ResearchProposal:  # fmt: skip
+def validated(
+    verdict: str,
+    optimizer: str = "lookahead",
+    loss: str = "cross_entropy",
+    dataset: str = "digits",
+    accuracy: str = "no significant difference",
+) -> ResearchProposal:
     builder = ResearchProposalBuilder().set_title("t").set_topic("t").set_core_concept("c")
-    for add in (builder.add_benefit, builder.add_risk, builder.add_related_work,
-                builder.add_constraint, builder.add_assumption):  # fmt: skip
+    for add in (
+        builder.add_benefit,
+        builder.add_risk,
+        builder.add_related_work,
+        builder.add_constraint,
+        builder.add_assumption,
+    ):
         add("x")
     config = ExperimentConfig(optimizer=optimizer, loss=loss, dataset=dataset, seeds=2)
     proposal = (
@@ -36,20 +45,43 @@ def validated(verdict: str, optimizer: str = "lookahead", loss: str = "cross_ent
         .set_safety("s")
         .build()
     )
-    comparison = Comparison(metric="val_nll", higher_is_better=False, n=2, baseline_mean=0.5,
-                            baseline_ci=0.01, candidate_mean=0.4, candidate_ci=0.01,
-                            diff_mean=-0.1, diff_ci=0.02, p_value=0.01, verdict=verdict)  # fmt: skip
-    results = ValidationResult(status="measured", metric="val_nll", verdict=verdict,
-                               accuracy_verdict=accuracy, comparisons=[comparison],
-                               directory="exp")  # fmt: skip
+    comparison = Comparison(
+        metric="val_nll",
+        higher_is_better=False,
+        n=2,
+        baseline_mean=0.5,
+        baseline_ci=0.01,
+        candidate_mean=0.4,
+        candidate_ci=0.01,
+        diff_mean=-0.1,
+        diff_ci=0.02,
+        p_value=0.01,
+        verdict=verdict,
+    )
+    results = ValidationResult(
+        status="measured",
+        metric="val_nll",
+        verdict=verdict,
+        accuracy_verdict=accuracy,
+        comparisons=[comparison],
+        directory="exp",
+    )
     return proposal.model_copy(update={"results": results})
 
 
 def record(lab_round: int = 4) -> ProposalRecord:
-    return ProposalRecord(kind="proposal", name="round_4", pattern="sequential", topic="t",
-                          title="t", components=["lookahead"], verdict="better",
-                          lab_round=lab_round, json_path="round_4.json",
-                          markdown_path="round_4.md")  # fmt: skip
+    return ProposalRecord(
+        kind="proposal",
+        name="round_4",
+        pattern="sequential",
+        topic="t",
+        title="t",
+        components=["lookahead"],
+        verdict="better",
+        lab_round=lab_round,
+        json_path="round_4.json",
+        markdown_path="round_4.md",
+    )
 
 
 def test_a_significantly_better_optimizer_is_adopted_with_its_evidence() -> None:

@@ -33,7 +33,9 @@ def test_a_registered_optimizer_builds_and_is_named_like_a_library_one(rmsprop) 
     config = ExperimentConfig(optimizer="my_rmsprop")
     hp = config.hparams(config.candidate)
     built = registry.get("my_rmsprop", "optimizer").build(params, hp, registry.BuildContext())
-    assert isinstance(built, torch.optim.RMSprop) and built.param_groups[0]["lr"] == hp.learning_rate
+    assert (
+        isinstance(built, torch.optim.RMSprop) and built.param_groups[0]["lr"] == hp.learning_rate
+    )
     assert library.focus("is my_rmsprop any good?").name == "my_rmsprop"
 
 

@@ -26,6 +26,8 @@ def test_an_unknown_name_lists_close_names() -> None:
 
 def test_the_listing_groups_by_area() -> None:
     listing = prompts_library.listing()
-    assert listing.index("optimizers:") < listing.index("curvature-optimizer") < listing.index(
-        "losses:"
+    assert (
+        listing.index("optimizers:")
+        < listing.index("curvature-optimizer")
+        < listing.index("losses:")
     )

@@ -106,7 +106,9 @@ def _prompt(
     brainstorm: bool,
     validate: bool,
 ) -> int:
-    console.print(f"{team.team.mode}\n{prompt.area} · {prompt.name}: {prompt.text}", highlight=False)
+    console.print(
+        f"{team.team.mode}\n{prompt.area} · {prompt.name}: {prompt.text}", highlight=False
+    )
     if brainstorm:
         result = team.brainstorm(prompt.text)
         for rank, idea in enumerate(result.ideas, 1):

@@ -32,7 +32,11 @@ DEFAULT_BASELINE: dict[str, str] = {
     "architecture": "plain_mlp",
 }
 # ExperimentConfig field -> the seed's spelling of a callable for it (model_fn=my_model, ...)
-CALLABLE_FIELDS: dict[str, str] = {"model": "model_fn", "optimizer": "optimizer_fn", "loss": "loss_fn"}
+CALLABLE_FIELDS: dict[str, str] = {
+    "model": "model_fn",
+    "optimizer": "optimizer_fn",
+    "loss": "loss_fn",
+}
 FIELD_KIND: dict[str, Kind] = {"model": "architecture", "optimizer": "optimizer", "loss": "loss"}
 CUSTOM: set[str] = set()  # names registered by users (built-in names cannot be replaced)
 
@@ -44,9 +48,7 @@ class CustomComponentError(ValueError):
 def _factory(kind: Kind, fn: Callable[..., Any]) -> Callable[..., Any]:
     """The registry's factory signature around the user's simpler one."""
     if kind == "optimizer":
-        return lambda params, hp, ctx: fn(
-            params, lr=hp.learning_rate, weight_decay=hp.weight_decay
-        )
+        return lambda params, hp, ctx: fn(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
     if kind == "loss":
         return lambda ctx: fn() if isinstance(fn, type) else fn
     return lambda num_classes, in_channels, ctx: fn(num_classes, in_channels)

@@ -3,9 +3,10 @@ synthesis ranks the ideas by how testable they are with the component library.
 
 An idea is a library component an answer names. Ranking: runnable now (a component with a
 baseline, so one `ExperimentConfig` tests it) before the rest, then by how many agents made it
-their main idea (the first component an answer names), then by who did so first. An answer that names no component is listed as an idea that
-needs a component first. Offline, each agent after the first is steered away from the
-components already named (while others still match), so the five answers cover five ideas.
+their main idea (the first component an answer names), then by who did so first. An answer
+that names no component is listed as an idea that needs a component first. Offline, each
+agent after the first is steered away from the components already named (while others still
+match), so the answers cover different ideas.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def run(team: Team, question: str, budget: Budget) -> Brainstorm:
     taken: list[str] = []
     for agent in team.agents.values():
         steer = tuple(taken) if library.match(question, taken) else ()
-        draft = Draft(topic=question, round=1, sections={}, critique=(), budget=budget, exclude=steer)
+        draft = Draft(
+            topic=question, round=1, sections={}, critique=(), budget=budget, exclude=steer
+        )
         message = agent.answer(question, draft)
         answers.append(message)
         taken += named_components(message.text)[:1]

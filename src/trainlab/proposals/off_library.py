@@ -60,7 +60,7 @@ def engineering(draft: Draft) -> dict[str, Any]:
         "framework runs it like a library one:\n\n```python\n"
         "from trainlab.components.custom import register_component\n\n"
         'register_component("my_idea", "optimizer", MyOptimizer, idea="...")\n```\n\n'
-        "and `ExperimentConfig(optimizer=\"my_idea\")` or `TRAINLAB_COMPONENTS=my_module "
+        'and `ExperimentConfig(optimizer="my_idea")` or `TRAINLAB_COMPONENTS=my_module '
         "python main.py experiment --optimizer my_idea`."
     }
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import difflib
 import functools
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 PROMPTS_FILE = Path(__file__).with_name("research_prompts.toml")
 AREAS: tuple[str, ...] = (

@@ -79,10 +79,15 @@ class Session:
 
     def proposal(self) -> None:
         topic = self.topic("Topic")
-        pattern = self.ask("Pattern", choices=["sequential", "parallel", "iterative"],
-                           default="sequential")  # fmt: skip
-        validate = Confirm.ask("Validate with a minimal experiment?", default=True,
-                               console=self.console, stream=self.stream)  # fmt: skip
+        pattern = self.ask(
+            "Pattern", choices=["sequential", "parallel", "iterative"], default="sequential"
+        )
+        validate = Confirm.ask(
+            "Validate with a minimal experiment?",
+            default=True,
+            console=self.console,
+            stream=self.stream,
+        )
         record = self.team.run(topic=topic, pattern=pattern, run_validation=validate)
         self.console.print(f"[bold]{record.title}[/] — verdict: {record.verdict}", highlight=False)
         self.console.print(f"Saved {record.json_path} and {record.markdown_path}", highlight=False)
@@ -99,7 +104,9 @@ class Session:
 
     def saved(self) -> None:
         rows = saved_items(self.team.output_dir)
-        table = Table("file", "kind", "what", "verdict", title=f"Saved under {self.team.output_dir}")
+        table = Table(
+            "file", "kind", "what", "verdict", title=f"Saved under {self.team.output_dir}"
+        )
         for row in rows:
             table.add_row(*row)
         self.console.print(table if rows else "Nothing saved yet.")
