@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pydantic import ValidationError
 from torch import nn
 
 from trainlab.components.optimizers import LookAhead
@@ -15,6 +14,7 @@ from trainlab.experiments.stats import Comparison
 from trainlab.proposals.adoption import AdoptedSpace, decide
 from trainlab.proposals.schema import ResearchProposal, ResearchProposalBuilder, ValidationResult
 from trainlab.proposals.workflow import ProposalRecord
+from trainlab.space import SpaceError
 
 POINT = dict(learning_rate=0.01, train_batch_size=64, weight_decay=1e-4, label_smoothing=0.0)
 
@@ -113,7 +113,7 @@ def test_not_measured_and_already_adopted_are_not_adopted() -> None:
 
 
 def test_the_space_accepts_an_adopted_optimizer_only_after_adoption() -> None:
-    with pytest.raises(ValidationError, match="optimizer must be one of"):
+    with pytest.raises(SpaceError, match="optimizer must be one of"):
         AdoptedSpace().hparams({"optimizer": "lookahead", **POINT})
     grown = AdoptedSpace().adopt(decide(record(), validated("better"), "digits"))
     point = grown.hparams({"optimizer": "lookahead", **POINT})

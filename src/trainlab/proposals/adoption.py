@@ -9,7 +9,7 @@ dimension); the verdict on the deciding metric is "better" (paired t-test at the
 architectures are not adopted: the space has no dimension for them.
 
 `AdoptedSpace` is the space plus the adopted optimizers: their Optuna distributions, points
-that validate with them, and an optimizer factory for the trainer.
+that carry them (HParams itself is unchanged), and an optimizer factory for the trainer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import optuna
 import torch
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel
 from torch import nn
 
 from trainlab import space
@@ -84,21 +84,6 @@ def decide(
     )
 
 
-class AdoptedHParams(HParams):
-    """A point of the space whose optimizer may also be an adopted component; validate with
-    `context={"optimizers": choices}` (AdoptedSpace.hparams does)."""
-
-    optimizer: str  # type: ignore[assignment]
-
-    @field_validator("optimizer")
-    @classmethod
-    def _a_choice(cls, value: str, info: ValidationInfo) -> str:
-        choices = (info.context or {}).get("optimizers", space.OPTIMIZERS)
-        if value not in choices:
-            raise ValueError(f"optimizer must be one of {list(choices)}, got {value!r}")
-        return value
-
-
 @dataclass(frozen=True)
 class AdoptedSpace:
     """The search space with the optimizers adopted so far."""
@@ -123,7 +108,16 @@ class AdoptedSpace:
         return dists
 
     def hparams(self, values: Mapping[str, Any]) -> HParams:
-        return AdoptedHParams.model_validate(values, context={"optimizers": self.optimizers})
+        """A point of this space: every other field checked by HParams itself; an adopted
+        optimizer set on the validated point (HParams' own choices stay adam / sgd)."""
+        name = values.get("optimizer")
+        if name not in self.optimizers:
+            choices = list(self.optimizers)
+            raise space.SpaceError(f"optimizer must be one of {choices}, got {name!r}")
+        if name not in self.adopted:
+            return HParams.model_validate(values)
+        point = HParams.model_validate({**values, "optimizer": space.OPTIMIZERS[0]})
+        return point.model_copy(update={"optimizer": name})
 
     def build_optimizer(
         self, ctx: registry.BuildContext
