@@ -29,7 +29,7 @@ def test_runnable_ideas_come_first_then_by_how_many_agents_named_them() -> None:
 
 
 def test_offline_every_agent_answers_and_they_are_steered_to_different_ideas(tmp_path) -> None:
-    result = brainstorm.run(offline_team("test"), "calibration, hard examples, stability", BUDGET)
+    result = brainstorm.run(offline_team("test"), "calibration, hard examples, faster convergence", BUDGET)
     assert [a.speaker for a in result.answers] == [
         "algorithms", "systems", "engineering", "pipeline", "architecture"
     ]  # fmt: skip
@@ -37,4 +37,7 @@ def test_offline_every_agent_answers_and_they_are_steered_to_different_ideas(tmp
     assert len(set(firsts)) == 3
     json_path, md_path = result.save(tmp_path)
     assert json_path.is_file()
-    assert "## Synthesis: ideas ranked by how testable" in md_path.read_text()
+    markdown = md_path.read_text()
+    assert "## Synthesis: ideas ranked by how testable" in markdown
+    table = markdown.split("|---|---|---|---|---|---|\n")[1]
+    assert all(line.replace("\\|", "").count("|") == 7 for line in table.splitlines())

@@ -49,8 +49,8 @@ class Brainstorm(BaseModel):
             f"### {ROLES[a.speaker].title} ({a.policy})\n\n{a.text}\n" for a in self.answers
         )
         rows = "\n".join(
-            f"| {rank} | {i.idea} | {i.kind} | {', '.join(i.named_by)} | {i.testability} | "
-            f"{i.how_to_test} |"
+            f"| {rank} | {_cell(i.idea)} | {i.kind} | {', '.join(i.named_by)} | "
+            f"{i.testability} | {_cell(i.how_to_test)} |"
             for rank, i in enumerate(self.ideas, 1)
         )
         return (
@@ -65,6 +65,11 @@ class Brainstorm(BaseModel):
         write_json(json_path, self.model_dump(mode="json"))
         atomic_write_bytes(md_path, self.to_markdown().encode())
         return json_path, md_path
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell ('|' escaped)."""
+    return text.replace("|", "\\|")
 
 
 def named_components(text: str) -> list[str]:
