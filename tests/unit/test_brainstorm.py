@@ -29,7 +29,8 @@ def test_runnable_ideas_come_first_then_by_how_many_agents_named_them() -> None:
 
 
 def test_offline_every_agent_answers_and_they_are_steered_to_different_ideas(tmp_path) -> None:
-    result = brainstorm.run(offline_team("test"), "calibration, hard examples, faster convergence", BUDGET)
+    question = "calibration, hard examples, faster convergence"
+    result = brainstorm.run(offline_team("test"), question, BUDGET)
     assert [a.speaker for a in result.answers] == [
         "algorithms", "systems", "engineering", "pipeline", "architecture"
     ]  # fmt: skip
