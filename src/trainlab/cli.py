@@ -6,16 +6,18 @@ import importlib
 import os
 import sys
 
-# Each subcommand lives in its own module exposing `main(argv: list[str]) -> int`.
-SUBCOMMANDS: dict[str, str] = {
-    "train": "trainlab.training.cli",
-    "experiment": "trainlab.experiments.cli",
-    "components": "trainlab.components.cli",
-    "k1": "trainlab.k1.cli",
-    "propose": "trainlab.proposals.cli",
-    "ask": "trainlab.proposals.ask_cli",
-    "research": "trainlab.commands.research",
-}
+from trainlab.commands.options import exit_code, fail
+
+# Each subcommand is a module of trainlab.commands exposing `main(argv: list[str]) -> int`.
+SUBCOMMANDS: tuple[str, ...] = (
+    "train",
+    "experiment",
+    "components",
+    "k1",
+    "propose",
+    "ask",
+    "research",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             load_plugins(os.environ)
         except CustomComponentError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]])
-        return module.main(argv[1:])
-    from trainlab.lab_cli import main as lab_main
-
-    return lab_main(argv)
+            return fail(str(exc))
+    name = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "lab"
+    module = importlib.import_module(f"trainlab.commands.{name}")
+    try:
+        return module.main(argv)
+    except SystemExit as exc:  # argparse's --help or a bad flag
+        return exit_code(exc)

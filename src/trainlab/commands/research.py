@@ -7,6 +7,7 @@
     python main.py research --list-prompts
 
 Everything lands in <output-dir>/<timestamp>/proposals/, as `propose` and `ask` save it.
+The arguments are checked before the team (LangGraph, torch) is imported.
 """
 
 from __future__ import annotations
@@ -14,23 +15,34 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from trainlab.commands.options import (
+    OneLineParser,
+    UsageError,
+    add_settings_flags,
+    fail,
+    one_line_error,
+    settings_from,
+)
+from trainlab.commands.propose import add_team_options
+from trainlab.proposals import prompts_library
+from trainlab.proposals.request import Budget
 
-from trainlab.experiments.cli import OneLineParser
-from trainlab.proposals import examples, prompts_library
-from trainlab.proposals.cli import add_budget_options, add_team_options, budget_from
-from trainlab.proposals.session import Session
-from trainlab.proposals.team_api import AgentTeam
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trainlab.proposals.team_api import AgentTeam
 
 NO_TERMINAL = (
-    "error: the interactive research session needs a terminal; without one use "
+    "the interactive research session needs a terminal; without one use "
     "`research --example`, `research --prompt NAME [--brainstorm]`, `propose --topic ...` "
     "or `ask --agent NAME ...`"
 )
 
 
-def build_parser() -> OneLineParser:
+def build_parser() -> tuple[OneLineParser, dict[str, str]]:
+    """The parser and the budget's field → flag map (for one-line errors)."""
     parser = OneLineParser(
         prog="main.py research",
         description="The research team: an interactive session, the example scenarios, or a "
@@ -50,45 +62,63 @@ def build_parser() -> OneLineParser:
         help="with --prompt: validate the proposal with a minimal experiment (%(default)s)",
     )
     add_team_options(parser)
-    add_budget_options(parser)
-    return parser
+    return parser, add_settings_flags(parser, Budget, "validation budget")
+
+
+def parse(
+    argv: list[str],
+) -> tuple[argparse.Namespace, prompts_library.ResearchPrompt | None, Budget]:
+    """The arguments, the chosen prompt and the budget; bad input raises UsageError."""
+    parser, flags = build_parser()
+    args = parser.parse_args(argv)
+    if args.brainstorm and not args.prompt:
+        parser.error("--brainstorm needs --prompt NAME")
+    try:
+        prompt = prompts_library.get(args.prompt) if args.prompt else None
+        budget = settings_from(Budget, args)
+    except ValueError as exc:  # an unknown prompt, a budget pydantic refuses
+        raise UsageError(one_line_error(exc, flags)) from None
+    return args, prompt, budget
 
 
 def main(argv: list[str]) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if args.brainstorm and not args.prompt:
-            parser.error("--brainstorm needs --prompt NAME")
-        prompt = prompts_library.get(args.prompt) if args.prompt else None
-    except SystemExit as exc:  # the parser already printed its one line
-        return int(exc.code or 0)
-    except prompts_library.UnknownPromptError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        args, prompt, budget = parse(argv)
+    except UsageError as exc:
+        return fail(str(exc))
+    from rich.console import Console
+
     console, errors = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     if args.list_prompts:
         console.print(prompts_library.listing(), highlight=False)
         return 0
     if not (args.example or prompt or sys.stdin.isatty()):
-        print(NO_TERMINAL, file=sys.stderr)
-        return 2
-    team = AgentTeam(
-        offline=args.offline,
-        model=args.model,
-        output_dir=args.output_dir,
-        budget=budget_from(args),
-        anonymize=args.anonymize,
-        log=lambda line: errors.print(f"  {line}", highlight=False),
-    )
+        return fail(NO_TERMINAL)
+    from trainlab.proposals.team_api import AgentTeam
+
+    try:
+        team = AgentTeam(
+            offline=args.offline,
+            model=args.model,
+            output_dir=args.output_dir,
+            budget=budget,
+            anonymize=args.anonymize,
+            log=lambda line: errors.print(f"  {line}", highlight=False),
+        )
+    except ValueError as exc:
+        return fail(one_line_error(exc))
     if prompt is not None:
         return _prompt(team, console, prompt, args.brainstorm, args.validate)
     if args.example:
         return _example(team, console)
+    from trainlab.proposals.session import Session
+
     return Session(team, console).loop()
 
 
 def _example(team: AgentTeam, console: Console) -> int:
+    from trainlab.proposals import examples
+
     console.print(team.team.mode, highlight=False)
     start = time.perf_counter()
     written = examples.run(team, lambda line: console.print(line, highlight=False))

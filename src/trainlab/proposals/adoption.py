@@ -28,7 +28,7 @@ from trainlab.components import registry
 from trainlab.proposals.schema import ResearchProposal
 from trainlab.proposals.workflow import ProposalRecord
 from trainlab.space import HParams
-from trainlab.training.trainer import default_optimizer
+from trainlab.training.optim import default_optimizer
 
 
 class Adoption(BaseModel):

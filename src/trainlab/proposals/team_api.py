@@ -18,14 +18,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from graphs.proposal import build_proposal_graph, recursion_limit
+from trainlab.graphs.proposal import build_proposal_graph, recursion_limit
 from trainlab.proposals import brainstorm as brainstorming
 from trainlab.proposals.agents import DEFAULT_MODEL, Team, build_team
 from trainlab.proposals.brainstorm import Brainstorm
 from trainlab.proposals.request import AGENTS, Budget, Pattern, ProposalRequest
 from trainlab.proposals.schema import ResearchProposal
 from trainlab.proposals.workflow import ProposalRecord
-from trainlab.runstore import new_run_dir, read_json
+from trainlab.runstore import RunFolder, new_run_dir, read_json
 
 
 class AgentRole(StrEnum):
@@ -74,7 +74,7 @@ class AgentTeam:
     def folder(self) -> Path:
         """The proposals folder of this team's run (created on first use)."""
         if self._folder is None:
-            self._folder = new_run_dir(self.output_dir) / "proposals"
+            self._folder = RunFolder(new_run_dir(self.output_dir)).proposals
             self._folder.mkdir(parents=True, exist_ok=True)
         return self._folder
 
