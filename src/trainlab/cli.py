@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from trainlab.agents.credentials import EnvError, load_env
 from trainlab.agents.resilience import CallPolicy
-from trainlab.commands.options import exit_code
+from trainlab.commands.options import exit_code, fail
 
 # Each subcommand is a module of trainlab.commands exposing `main(argv: list[str]) -> int`.
-SUBCOMMANDS: tuple[str, ...] = ("train", "experiment", "components", "k1", "propose", "ask")
+SUBCOMMANDS: tuple[str, ...] = (
+    "train",
+    "experiment",
+    "components",
+    "k1",
+    "propose",
+    "ask",
+    "research",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     except EnvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("TRAINLAB_COMPONENTS"):  # modules that register user components
+        from trainlab.components.custom import CustomComponentError, load_plugins
+
+        try:
+            load_plugins(os.environ)
+        except CustomComponentError as exc:
+            return fail(str(exc))
     name = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "lab"
     module = importlib.import_module(f"trainlab.commands.{name}")
     try:

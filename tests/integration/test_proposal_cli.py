@@ -85,6 +85,18 @@ def test_ask_prints_and_saves_the_agents_answer(tmp_path, capsys) -> None:
     assert answer["speaker"] == "systems" and answer["kind"] == "answer"
 
 
+def test_offline_an_off_library_topic_gets_a_proposal_marked_not_validated(
+    tmp_path, capsys
+) -> None:
+    # Issue 19 changed this: offline, "quantum gravity" was refused with exit 2.
+    args = ["propose", "--topic", "quantum gravity", "--offline", "--output-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert "no component of the library implements it" in capsys.readouterr().out
+    proposal = ResearchProposal.model_validate_json(saved(tmp_path, "proposal.json").read_text())
+    assert proposal.components == [] and proposal.validation.experiment is None
+    assert proposal.results.status == "not run" and "Closest library components" in proposal.summary
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -92,7 +104,6 @@ def test_ask_prints_and_saves_the_agents_answer(tmp_path, capsys) -> None:
         (["propose", "--topic", "   "], "error: the topic is empty"),
         (["propose", "--topic", "x", "--rounds", "0"], "must be a positive integer, got 0"),
         (["propose", "--topic", "x", "--pattern", "specialized"], "asks one agent"),
-        (["propose", "--topic", "quantum gravity", "--offline"], "no component of the library"),
         (["ask", "--agent", "intern", "hello?"], "invalid choice: 'intern'"),
         (["ask", "--agent", "systems", " "], "error: the question is empty"),
     ],

@@ -26,6 +26,7 @@ COMMANDS = {
     "experiment": (["experiment"], [ExperimentConfig]),
     "k1": (["k1"], [K1Settings]),
     "propose": (["propose"], [Budget]),
+    "research": (["research"], [Budget]),
 }
 
 
@@ -63,6 +64,44 @@ def test_help_answers_before_heavy_imports() -> None:
     modules = out.stdout.splitlines()[-1]
     for heavy in ("'torch'", "'langgraph'", "'trainlab.graphs.hpo'"):
         assert heavy not in modules
+
+
+def _modules_after(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Exit status, the loaded module names and stderr of `main(argv)` in a fresh process."""
+    code = (
+        f"import sys; from trainlab.cli import main; rc = main({argv!r}); "
+        "print(sorted(sys.modules)); sys.exit(rc)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return out.returncode, (out.stdout.splitlines() or [""])[-1], out.stderr
+
+
+def test_research_answers_help_before_the_team_and_the_graph() -> None:
+    rc, modules, _ = _modules_after(["research", "--help"])
+    assert rc == 0
+    for heavy in ("'trainlab.graphs.proposal'", "'trainlab.proposals.team_api'", "'rich'"):
+        assert heavy not in modules
+
+
+def test_component_plugins_load_only_when_named_and_fail_in_one_line() -> None:
+    rc, modules, _ = _modules_after(["--help"])
+    assert rc == 0 and "'trainlab.components.custom'" not in modules
+    rc, _, err = _modules_after(["--help"], {"TRAINLAB_COMPONENTS": "no_such_plugin_here"})
+    assert rc == 2 and err.strip() == (
+        "error: TRAINLAB_COMPONENTS: cannot import 'no_such_plugin_here' "
+        "(No module named 'no_such_plugin_here')"
+    )
+
+
+def test_research_budget_errors_name_the_flag(tmp_path, capsys) -> None:
+    assert (
+        main(["research", "--prompt", "curriculum", "--seeds", "1", "--output-dir", str(tmp_path)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: --seeds: ") and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())
 
 
 def test_importing_studio_builds_nothing_until_asked() -> None:

@@ -94,7 +94,6 @@ def run(
 ) -> int:
     """Parse, check, create the run folder, run the workflow and print what it wrote."""
     args = parse(argv)
-    from trainlab.proposals import library
     from trainlab.proposals.agents import build_team
     from trainlab.runstore import RunFolder, new_run_dir
 
@@ -102,8 +101,6 @@ def run(
     try:
         request = make_request(args)
         team = build_team(args.offline, args.model, lambda: where.get("dir"), args.anonymize)
-        if team.offline and request.pattern != "specialized":
-            library.focus(request.topic)  # offline, the topic must fit the library
     except (ValueError, ValidationError) as exc:
         return fail(one_line_error(exc))
     where["dir"] = RunFolder(new_run_dir(args.output_dir)).proposals

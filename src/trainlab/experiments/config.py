@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from trainlab.components import registry
+from trainlab.components import custom, registry
 from trainlab.config import DatasetName, DataSettings, TrainSettings, default_data_dir
 from trainlab.space import BATCH_SIZES, NUMERIC_BOUNDS, HParams
 
@@ -85,6 +85,12 @@ class ExperimentConfig(BaseModel):
     )
     device: str = Field("auto", description=TRAIN_FIELDS["device"].description)
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="significance level")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _callables(cls, data: Any) -> Any:
+        """The seed's form: model_fn / optimizer_fn / loss_fn callables, registered by name."""
+        return custom.register_callables(data) if isinstance(data, dict) else data
 
     @field_validator("batch_size")
     @classmethod

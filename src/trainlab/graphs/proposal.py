@@ -31,12 +31,13 @@ from trainlab.proposals.agents import ROLES, Team, build_team
 from trainlab.proposals.request import Draft, ProposalRequest
 from trainlab.proposals.schema import ResearchProposal
 
-ORDER: tuple[str, ...] = tuple(ROLES)  # the sequential order of the seed's workflow
+ORDER: tuple[str, ...] = tuple(ROLES)  # the seed's sequential order; a team's: Team.agents
 
 
 def recursion_limit(rounds: int) -> int:
-    """Supersteps for `rounds` iterative rounds (six nodes each) plus assemble/validate/save."""
-    return shared.recursion_limit((len(ORDER) + 1) * rounds)
+    """Supersteps for `rounds` iterative rounds (agents + critic each, registered roles
+    included) plus assemble/validate/save."""
+    return shared.recursion_limit((len(ROLES) + 1) * rounds)
 
 
 class ProposalNodes:
@@ -44,6 +45,7 @@ class ProposalNodes:
 
     def __init__(self, team: Team, log: Callable[[str], None] | None = None) -> None:
         self.team, self.log = team, log
+        self.order: tuple[str, ...] = tuple(team.agents)  # the five, then registered roles
 
     @staticmethod
     def _request(state: ProposalState) -> ProposalRequest:
@@ -92,30 +94,31 @@ class ProposalNodes:
         pattern = self._request(state).pattern
         if pattern == "specialized":
             return "ask"
-        return list(ORDER) if pattern == "parallel" else ORDER[0]
+        return list(self.order) if pattern == "parallel" else self.order[0]
 
     def after(self, key: str) -> Callable[[ProposalState], str]:
         """Where the conversation goes after agent `key` has spoken."""
-        index = ORDER.index(key)
+        order = self.order
+        index = order.index(key)
 
         def route(state: ProposalState) -> str:
             pattern = self._request(state).pattern
-            if pattern != "parallel" and index + 1 < len(ORDER):
-                return ORDER[index + 1]
+            if pattern != "parallel" and index + 1 < len(order):
+                return order[index + 1]
             return "critic" if pattern == "iterative" else "assemble"
 
         return route
 
-    def after_critic(self, state: ProposalState) -> str:  # ORDER[0] or "assemble"
-        return ORDER[0] if state["round"] <= self._request(state).rounds else "assemble"
+    def after_critic(self, state: ProposalState) -> str:  # the team's first agent or "assemble"
+        return self.order[0] if state["round"] <= self._request(state).rounds else "assemble"
 
     def after_assemble(self, state: ProposalState) -> Literal["validate", "save"]:
         return "validate" if self._request(state).run_validation else "save"
 
 
-def _targets(key: str) -> list[str]:
-    index = ORDER.index(key)
-    following = [ORDER[index + 1]] if index + 1 < len(ORDER) else ["critic"]
+def _targets(key: str, order: tuple[str, ...]) -> list[str]:
+    index = order.index(key)
+    following = [order[index + 1]] if index + 1 < len(order) else ["critic"]
     return [*following, "assemble"]
 
 
@@ -128,13 +131,13 @@ def build_proposal_graph(
     roles when a key is set); as a node of another graph it uses that graph's checkpointer."""
     nodes = ProposalNodes(team or build_team(), log)
     builder = StateGraph(ProposalState, input_schema=ProposalInput, output_schema=ProposalOutput)
-    for key in ORDER:
+    for key in nodes.order:
         builder.add_node(key, nodes.agent(key))
-        builder.add_conditional_edges(key, nodes.after(key), _targets(key))
+        builder.add_conditional_edges(key, nodes.after(key), _targets(key, nodes.order))
     for name in ("critic", "ask", "assemble", "validate", "save"):
         builder.add_node(name, getattr(nodes, name))
-    builder.add_conditional_edges(START, nodes.start, [*ORDER, "ask"])
-    builder.add_conditional_edges("critic", nodes.after_critic, [ORDER[0], "assemble"])
+    builder.add_conditional_edges(START, nodes.start, [*nodes.order, "ask"])
+    builder.add_conditional_edges("critic", nodes.after_critic, [nodes.order[0], "assemble"])
     builder.add_conditional_edges("assemble", nodes.after_assemble, ["validate", "save"])
     builder.add_edge("validate", "save")
     builder.add_edge("save", END)

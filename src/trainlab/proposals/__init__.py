@@ -9,4 +9,11 @@ minimal experiment validates (graph wiring in `trainlab/graphs/proposal.py`; see
     workflow   merge contributions, save proposals and answers
     validate   run the designed experiment, write the measurement into the proposal
     stagnation when and what the HPO lab asks (commands/propose.py, ask.py: the CLI)
+    off_library  offline sections for a topic no component implements
+    brainstorm   the whole team answers one question; ideas ranked by testability
+    prompts_library  curated research prompts (research_prompts.toml)
+    custom_roles BaseAgent, register_agent / register_role: a new role joins every pattern
+    team_api     AgentTeam: the one-call Python API
+    session, examples  the interactive session and the example scenarios (commands/research.py)
+    adoption     --adopt-components: the decision rule and the adopted search space
 """

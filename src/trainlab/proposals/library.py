@@ -88,6 +88,20 @@ def focus(topic: str, named: Sequence[str] = (), exclude: Iterable[str] = ()) ->
     return matches[0].component
 
 
+def _trigrams(text: str) -> set[str]:
+    return {word[i : i + 3] for word in _words(text) for i in range(len(word) - 2)}
+
+
+def closest(topic: str, k: int = 3) -> list[Component]:
+    """The k candidates nearest to a topic that matches none: shared letter trigrams of the
+    words (a weak signal, said as such where it is shown), registry order breaking ties."""
+    wanted = _trigrams(topic)
+    ranked = sorted(
+        candidates(), key=lambda c: len(wanted & _trigrams(_description(c))), reverse=True
+    )
+    return ranked[:k]
+
+
 def baseline(component: Component) -> Component:
     return registry.get(component.baseline or component.name)
 

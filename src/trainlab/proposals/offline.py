@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trainlab.components.registry import Component
-from trainlab.proposals import library
+from trainlab.proposals import library, off_library
 from trainlab.proposals.request import Draft
 from trainlab.proposals.schema import ValidationPlan, render_sections
 
@@ -89,6 +89,7 @@ BIAS = {
 }
 
 
+@off_library.when_unmatched(off_library.algorithms)
 def algorithms(draft: Draft) -> dict[str, Any]:
     """The core concept: the library component that fits the topic, against its baseline."""
     c = draft.focus()
@@ -136,6 +137,7 @@ def _reasoning(draft: Draft, c: Component, base: Component, claims: list[str]) -
     )
 
 
+@off_library.when_unmatched(off_library.systems)
 def systems(draft: Draft) -> dict[str, Any]:
     """Scalability from the recorded costs: memory at 100B parameters, communication, tokens."""
     c = draft.focus()
@@ -202,6 +204,7 @@ def _tokens(c: Component, base: Component) -> str:
     )
 
 
+@off_library.when_unmatched(off_library.engineering)
 def engineering(draft: Draft) -> dict[str, Any]:
     """The implementation: the library's own component, run by the experiment framework."""
     c = draft.focus()
@@ -231,6 +234,7 @@ def claim_metric(c: Component) -> str:
     return next((m for pattern, m in CLAIM_METRICS if re.search(pattern, text)), "test_acc")
 
 
+@off_library.when_unmatched(off_library.pipeline)
 def pipeline(draft: Draft) -> dict[str, Any]:
     """The minimal validation experiment (an ExperimentConfig) and the safety considerations."""
     c = draft.focus()
@@ -272,6 +276,7 @@ def _safety(c: Component) -> str:
     )
 
 
+@off_library.when_unmatched(off_library.architecture)
 def architecture(draft: Draft) -> dict[str, Any]:
     """Trade-offs and risks, inductive-bias implications first."""
     c = draft.focus()

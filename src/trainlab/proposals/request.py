@@ -18,7 +18,8 @@ from trainlab.proposals import library
 Pattern = Literal["sequential", "parallel", "iterative", "specialized"]
 PATTERNS: tuple[str, ...] = ("sequential", "parallel", "iterative", "specialized")
 EXPERIMENT = ExperimentConfig.model_fields  # the budget's fields mean what they mean there
-AGENTS: tuple[str, ...] = ("algorithms", "systems", "engineering", "pipeline", "architecture")
+# The five roles; `custom_roles.register_role` appends the user's (the CLIs read this list).
+AGENTS: list[str] = ["algorithms", "systems", "engineering", "pipeline", "architecture"]
 
 
 class Budget(BaseModel):

@@ -105,6 +105,8 @@ class ResearchProposal(BaseModel):
     reasoning: Text  # 9. reasoning path ...
     assumptions: Items  # ... and assumptions
     safety: Text  # 10. safety / alignment considerations
+    # 11+. sections of registered roles (proposals.custom_roles), by their field names
+    extra_sections: dict[str, Any] = Field(default_factory=dict)
     review: list[str] = Field(default_factory=list)  # the last critique (iterative pattern)
     authors: dict[str, str] = Field(default_factory=dict)  # section field → who wrote it
     created: str = Field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
@@ -158,7 +160,17 @@ def render_sections(sections: Mapping[str, Any], numbered: bool = False) -> str:
         if blocks:
             title = f"{number}. {heading}" if numbered else heading
             parts.append(f"## {title}\n\n" + "\n\n".join(blocks) + "\n")
+    for number, (field, value) in enumerate(_extra(sections).items(), len(SECTIONS) + 1):
+        heading = field.replace("_", " ").capitalize()
+        title = f"{number}. {heading}" if numbered else heading
+        parts.append(f"## {title}\n\n{_block(value, None)}\n")
     return "\n".join(parts)
+
+
+def _extra(sections: Mapping[str, Any]) -> dict[str, Any]:
+    """Registered roles' sections: a proposal's `extra_sections`, or a draft's unknown keys."""
+    loose = {k: v for k, v in sections.items() if k not in ResearchProposal.model_fields}
+    return {**sections.get("extra_sections", {}), **loose}
 
 
 def _block(value: Any, label: str | None) -> str:

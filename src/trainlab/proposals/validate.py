@@ -16,6 +16,7 @@ from pathlib import Path
 from trainlab.components import registry
 from trainlab.experiments.config import ExperimentConfig
 from trainlab.experiments.runner import ExperimentRunner
+from trainlab.proposals.off_library import NOT_IMPLEMENTED
 from trainlab.proposals.request import Budget
 from trainlab.proposals.schema import ResearchProposal, ValidationResult
 
@@ -42,7 +43,8 @@ def validate(
     if config is None:
         result = ValidationResult(
             status="not run",
-            reason="the proposal names no library component with a baseline to measure against",
+            reason=f"{NOT_IMPLEMENTED} (the proposal names no library component with a "
+            "baseline to measure against)",
         )
     else:
         result = measure(config, proposal.validation.metric, folder / EXPERIMENTS, log)

@@ -62,9 +62,12 @@ def assemble(request: ProposalRequest, raw: Sequence[dict[str, Any]]) -> Researc
         for field in m.sections
     }
     critiques = _messages(raw, "critique")
+    sections = merged_sections(raw)
+    extra = {k: v for k, v in sections.items() if k not in ResearchProposal.model_fields}
     return ResearchProposal.model_validate(
         {
-            **merged_sections(raw),
+            **sections,
+            "extra_sections": extra,  # what registered roles wrote
             "topic": request.topic,
             "review": critiques[-1].sections["points"] if critiques else [],
             "authors": authors,
