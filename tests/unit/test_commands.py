@@ -80,7 +80,7 @@ def _modules_after(argv: list[str], env: dict[str, str] | None = None) -> tuple[
 def test_research_answers_help_before_the_team_and_the_graph() -> None:
     rc, modules, _ = _modules_after(["research", "--help"])
     assert rc == 0
-    for heavy in ("'trainlab.graphs.proposal'", "'trainlab.proposals.team_api'", "'rich'"):
+    for heavy in ("'trainlab.graphs.proposal'", "'trainlab.proposals.team_api'"):
         assert heavy not in modules
 
 
