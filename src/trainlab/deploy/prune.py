@@ -126,7 +126,7 @@ def _sliced(module: nn.Module, out_idx, in_idx) -> nn.Module:
     else:
         new = nn.Linear(weight.shape[1], weight.shape[0], bias=False)
     new.weight.copy_(weight)
-    return new
+    return new.train(module.training)
 
 
 def _replace(model: nn.Module, path: str, new: nn.Module) -> None:
