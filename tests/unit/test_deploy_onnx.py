@@ -83,7 +83,10 @@ def test_dynamic_int8_needs_no_calibration_and_keeps_accuracy(trained, tiny_spli
     prepared = preprocess(path, path.with_name("prepared_dyn.onnx"))
     int8 = quantize_int8_dynamic(prepared, path.with_name("int8_dyn.onnx"))
     float_acc = accuracy(torch_logits(model, x), tiny_splits.test_y)
-    assert 100 * (float_acc - accuracy(onnx_logits(int8, x), tiny_splits.test_y)) <= INT8_TOLERANCE_POINTS
+    assert (
+        100 * (float_acc - accuracy(onnx_logits(int8, x), tiny_splits.test_y))
+        <= INT8_TOLERANCE_POINTS
+    )
 
 
 def test_calibration_images_are_a_seeded_subset_of_at_most_count(tiny_splits):
