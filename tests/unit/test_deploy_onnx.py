@@ -11,11 +11,14 @@ import torch
 from trainlab.config import TrainSettings
 from trainlab.deploy.export import (
     Normalized,
+    Parity,
+    ParityError,
     accuracy,
     export_onnx,
     onnx_logits,
     parity,
     pixels,
+    require_parity,
     torch_logits,
 )
 from trainlab.deploy.quantize import (
@@ -94,3 +97,9 @@ def test_calibration_images_are_a_seeded_subset_of_at_most_count(tiny_splits):
     assert len(first) == 100
     assert torch.equal(first, calibration_images(tiny_splits.train_x, 100, seed=3))
     assert len(calibration_images(tiny_splits.train_x, 10_000, seed=3)) == len(tiny_splits.train_x)
+
+
+def test_a_single_disagreeing_label_fails_the_export_with_the_numbers():
+    require_parity(Parity(max_abs_logit_diff=1e-6, label_agreement=1.0), "ok.onnx")
+    with pytest.raises(ParityError, match=r"disagree on 0\.50% of labels.*0\.03"):
+        require_parity(Parity(max_abs_logit_diff=0.03, label_agreement=0.995), "bad.onnx")

@@ -12,8 +12,8 @@ from trainlab.deploy.prune import (
     magnitude_masks,
     make_permanent,
     parameter_count,
-    prune_channels,
     prunable_weights,
+    prune_channels,
     weight_sparsity,
 )
 from trainlab.training.models import ResNet9

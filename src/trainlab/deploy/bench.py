@@ -60,6 +60,14 @@ def torch_latency(model: nn.Module, x: torch.Tensor, repeats: int) -> Latency:
         torch.set_num_threads(threads)
 
 
+def load_average() -> float | None:
+    """The 1-minute load average when measured (latency is noisy on a busy machine)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # not available on Windows
+        return None
+
+
 def machine() -> str:
     """The CPU this ran on, its core count and the GPU (if any), in words."""
     cpu = platform.processor() or platform.machine()

@@ -63,10 +63,11 @@ def run_deploy(settings: DeploySettings, source: Source, say: Callable[[str], No
         STEPS[step](job)
     header = {
         "machine": bench.machine(),
+        "load_average_1min": bench.load_average(),
         "source": f"{source.trial_dir} (checkpoint_best.pt)",
         "dataset": f"{data.name}, test split of {len(data.test_y)} images",
-        "teacher float32 test acc (PyTorch)": f"{reference_acc:.4f}",
-        "rejected when": f"test accuracy drops more than {settings.max_drop} points",
+        "reference_test_acc": round(reference_acc, 4),  # float32 teacher in PyTorch
+        "rejected_when": f"test accuracy drops more than {settings.max_drop} points",
         "latency": f"median of {settings.repeats} repeats after {bench.WARMUP} warm-up runs",
         "settings": settings.model_dump(mode="json"),
     }
