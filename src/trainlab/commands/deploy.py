@@ -13,6 +13,7 @@ from trainlab.components.cli import OneLineParser
 from trainlab.deploy.export import ParityError
 from trainlab.deploy.settings import STEPS, DeploySettings
 from trainlab.deploy.source import DeployInputError, locate
+from trainlab.training.data import DataUnavailableError
 
 # DeploySettings field -> the flag that sets it, so errors name what the user typed
 FLAGS = {name: "--" + name.replace("_", "-") for name in DeploySettings.model_fields}
@@ -77,6 +78,9 @@ def main(argv: list[str]) -> int:
     print(f"deploying {source.trial_dir}: {', '.join(settings.steps)}")
     try:
         written = run_deploy(settings, source, print)
+    except DataUnavailableError as exc:  # raised before anything is written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ParityError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

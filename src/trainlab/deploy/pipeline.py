@@ -119,7 +119,7 @@ def _add_float_model(job: _Job, name: str, net: nn.Module, filename: str, note: 
     model = job.wrap(net)
     path, parity_note = _export_checked(job, model, filename)
     params, nonzero = prune.parameter_count(net), prune.parameter_count(net, nonzero=True)
-    _add_row(job, name, path, model, params, nonzero, f"{note}; {parity_note}".lstrip("; "))
+    _add_row(job, name, path, model, params, nonzero, "; ".join(filter(None, [note, parity_note])))
 
 
 def export_step(job: _Job) -> None:
