@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from trainlab.runstore import atomic_write_bytes, write_json
 
 RESULTS, REPORT = "results.json", "report.md"
 SIZE_PLOT, LATENCY_PLOT = "accuracy_vs_size.png", "accuracy_vs_latency.png"
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan")  # red: rejected
 
 
 class ArtifactRow(BaseModel):
@@ -73,14 +76,17 @@ def write_outputs(
 
 
 def _scatter(rows: Sequence[ArtifactRow], field: str, xlabel: str, path: Path) -> Path:
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    """One marker per artifact with a legend (points may coincide); rejected ones in red."""
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
-    for row in rows:
+    styles = zip(itertools.cycle(MARKERS), itertools.cycle(COLOURS), strict=False)
+    for row, (marker, colour) in zip(rows, styles, strict=False):
+        label = f"{row.name} (REJECTED)" if row.rejected else row.name
+        color = "tab:red" if row.rejected else colour
         x, y = getattr(row, field), 100 * row.test_acc
-        style = {"marker": "x", "color": "tab:red"} if row.rejected else {"color": "tab:blue"}
-        ax.scatter([x], [y], zorder=3, **style)
-        ax.annotate(row.name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title="deployed artifacts (red x: rejected)")
+        ax.scatter([x], [y], marker=marker, s=60, alpha=0.8, color=color, label=label, zorder=3)
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title="deployed artifacts")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     FigureCanvasAgg(fig).print_png(str(path))
     return path
