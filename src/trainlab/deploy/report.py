@@ -16,7 +16,8 @@ from trainlab.runstore import atomic_write_bytes, write_json
 RESULTS, REPORT = "results.json", "report.md"
 SIZE_PLOT, LATENCY_PLOT = "accuracy_vs_size.png", "accuracy_vs_latency.png"
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
-COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan")  # red: rejected
+# tab:red is kept for rejected artifacts
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan")
 
 
 class ArtifactRow(BaseModel):
