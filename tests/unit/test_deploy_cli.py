@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from trainlab.cli import main
+from trainlab.commands.options import field_help
 from trainlab.deploy.settings import DeploySettings
 
 
@@ -63,15 +64,27 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
     assert "no config.json" in capsys.readouterr().err
 
 
+def test_help_lists_run_dir_and_every_option_with_its_default(capsys):
+    assert main(["deploy", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "RUN_DIR" in text
+    for flag, default in field_help(DeploySettings):
+        if flag != "--run-dir":  # the positional RUN_DIR
+            shown = ",".join(default) if isinstance(default, tuple) else str(default)
+            assert f"{flag} " in text and f"(default: {shown})" in text, flag
+
+
 def test_quantize_implies_export_and_steps_keep_their_order():
     settings = DeploySettings(run_dir=Path("x"), steps=("distill", "quantize"))
     assert settings.steps == ("export", "quantize", "distill")
 
 
 @pytest.mark.slow
-def test_deploy_writes_every_artifact_and_marks_rejections(tmp_path):
-    run_dir = lab_like_run(tmp_path, epochs=2)
-    flags = ["--repeats", "3", "--finetune-epochs", "1", "--student-epochs", "1"]
+def test_deploy_writes_the_chosen_steps_artifacts_and_marks_rejections(tmp_path):
+    """End to end on three of the five ONNX exports (each costs seconds); prune's parts have
+    their unit tests (test_deploy_prune) and its fine-tunes use the same retrain as distill."""
+    run_dir = lab_like_run(tmp_path, epochs=1)
+    flags = ["--steps", "export,quantize,distill", "--repeats", "3", "--student-epochs", "1"]
     flags += ["--calibration-images", "64", "--device", "cpu", "--max-drop", "0"]
     assert main(["deploy", str(run_dir), *flags]) == 0
     out = run_dir / "deploy"
@@ -79,8 +92,6 @@ def test_deploy_writes_every_artifact_and_marks_rejections(tmp_path):
         "model.onnx",
         "model_int8_static.onnx",
         "model_int8_dynamic.onnx",
-        "model_pruned_magnitude.onnx",
-        "model_pruned_channels.onnx",
         "model_student_distilled.onnx",
         "model_student_plain.onnx",
         "report.md",
@@ -88,6 +99,7 @@ def test_deploy_writes_every_artifact_and_marks_rejections(tmp_path):
         "accuracy_vs_latency.png",
     ):
         assert (out / name).is_file(), name
+    assert not list(out.glob("model_pruned_*.onnx"))  # prune was not asked for
     rows = json.loads((out / "results.json").read_text())["artifacts"]
     assert rows[0]["name"] == "float32" and rows[0]["drop_points"] == 0.0
     assert all(r["rejected"] == (r["drop_points"] > 0) for r in rows)

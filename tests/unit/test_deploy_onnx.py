@@ -28,8 +28,9 @@ from trainlab.deploy.quantize import (
     quantize_int8_static,
 )
 from trainlab.space import HParams
+from trainlab.training.checkpoint import CHECKPOINT_BEST
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import CHECKPOINT_BEST, run_trial
+from trainlab.training.trainer import run_trial
 
 INT8_TOLERANCE_POINTS = 3.0  # INT8 may lose at most this much test accuracy on synthetic data
 HP = HParams(

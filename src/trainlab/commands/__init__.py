@@ -1,1 +1,1 @@
-"""One module per subcommand, each exposing `main(argv: list[str]) -> int`."""
+"""The CLI: one module per subcommand (`main(argv) -> int`) and the shared options."""

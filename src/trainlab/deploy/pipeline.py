@@ -25,8 +25,8 @@ from trainlab.deploy.retrain import finetune_hparams, retrain, retrain_settings
 from trainlab.deploy.settings import DeploySettings
 from trainlab.deploy.source import Source
 from trainlab.training.data import ImageSplits
+from trainlab.training.device import resolve_device
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import resolve_device
 
 OUT_DIR = "deploy"
 

@@ -13,8 +13,9 @@ from torch import nn
 
 from trainlab.config import TrainSettings
 from trainlab.space import LEARNING_RATE, HParams
+from trainlab.training.checkpoint import CHECKPOINT_BEST
 from trainlab.training.data import ImageSplits
-from trainlab.training.trainer import CHECKPOINT_BEST, TrialComponents, run_trial
+from trainlab.training.trainer import TrialComponents, run_trial
 
 TrainLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # logits, y, x
 FINETUNE_LR_FACTOR = 0.1  # a fine-tune starts from trained weights: a tenth of the trial's lr

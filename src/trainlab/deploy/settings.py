@@ -18,10 +18,12 @@ class DeploySettings(BaseModel):
 
     run_dir: Path = Field(..., description="a lab or `train` run folder")
     trial: int | None = Field(
-        None, ge=0, description="deploy trial_K; default: the run's best completed trial"
+        None, ge=0, description="deploy trial_K (None: the run's best completed trial)"
     )
     steps: tuple[Step, ...] = Field(
-        STEPS, description="comma-separated steps; quantize implies export"
+        STEPS,
+        description="comma-separated steps; quantize implies export",
+        json_schema_extra={"noun": "step"},
     )
     sparsity: float = Field(
         0.5, ge=0.0, lt=1.0, description="global magnitude pruning: fraction of weights zeroed"
@@ -31,10 +33,10 @@ class DeploySettings(BaseModel):
     )
     finetune_epochs: int = Field(2, ge=1, description="fine-tune epochs after pruning")
     student_width: int | None = Field(
-        None, ge=4, description="distilled student's ResNet-9 width; default: half the teacher's"
+        None, ge=4, description="distilled student's ResNet-9 width (None: half the teacher's)"
     )
     student_epochs: int | None = Field(
-        None, ge=1, description="epochs for each student; default: the run's --epochs"
+        None, ge=1, description="epochs for each student (None: the run's --epochs)"
     )
     temperature: float = Field(4.0, gt=0.0, description="distillation temperature T")
     alpha: float = Field(

@@ -14,9 +14,10 @@ from trainlab.reporting.run_report import best_index
 from trainlab.runstore import read_json
 from trainlab.space import HParams
 from trainlab.state import TrialSummary
+from trainlab.training.artifacts import SUMMARY
+from trainlab.training.checkpoint import CHECKPOINT_BEST
 from trainlab.training.data import ImageSplits, load_splits
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import CHECKPOINT_BEST, SUMMARY
 
 
 class DeployInputError(ValueError):
