@@ -19,6 +19,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "propose",
     "ask",
     "research",
+    "deploy",
 )
 
 

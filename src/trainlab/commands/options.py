@@ -2,11 +2,12 @@
 flags generated from the pydantic settings (each field's help, default and type written once).
 
 A settings field becomes `--kebab-case-name`; `json_schema_extra={"flag": "--width"}` renames
-it, `{"flag_choices": {"on": True, "off": False}}` spells its values and `{"names": (...)}`
-lists what a tuple field may hold. Literal → choices,
-bool → `--x/--no-x`, int with ge=1 / ge=0 → positive_int / non_negative_int, a float bounded on
-both sides → number_in, tuple → comma-separated names, dict[str, str] → one `--field.KEY` per
-default key, a nested model → its own flags. Other constraints are pydantic's, reported by flag.
+it, `{"flag_choices": {"on": True, "off": False}}` spells its values, `{"names": (...)}`
+lists what a tuple field may hold and `{"noun": "step"}` is what its errors call one.
+Literal → choices, bool → `--x/--no-x`, int with ge=1 / ge=0 → positive_int /
+non_negative_int, a float bounded on both sides → number_in, tuple → comma-separated names,
+dict[str, str] → one `--field.KEY` per default key, a nested model → its own flags. Other
+constraints are pydantic's, reported by flag.
 """
 
 from __future__ import annotations
@@ -95,17 +96,21 @@ def number_in(low: float, high: float, low_open: bool, high_open: bool) -> Calla
 fraction = number_in(0.0, 1.0, low_open=False, high_open=True)
 
 
-def name_list(allowed: tuple[str, ...] | None, allow_empty: bool) -> Callable[[str], tuple]:
-    """Comma-separated distinct names (from `allowed` when given)."""
+def name_list(
+    allowed: tuple[str, ...] | None, allow_empty: bool, noun: str = "name"
+) -> Callable[[str], tuple]:
+    """Comma-separated distinct names (from `allowed` when given; errors call one a `noun`)."""
 
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(n.strip() for n in text.split(",") if n.strip())
         unknown = [n for n in names if allowed is not None and n not in allowed]
         if unknown:
             choices = ", ".join(allowed or ())
-            raise argparse.ArgumentTypeError(f"unknown name {unknown[0]!r}; choose from {choices}")
+            raise argparse.ArgumentTypeError(
+                f"unknown {noun} {unknown[0]!r}; choose from {choices}"
+            )
         if not names and not allow_empty:
-            raise argparse.ArgumentTypeError("needs at least one name")
+            raise argparse.ArgumentTypeError(f"needs at least one {noun}")
         if len(set(names)) != len(names):
             raise argparse.ArgumentTypeError(f"repeated name in {text!r}")
         return names
@@ -234,7 +239,8 @@ def _argument(field: FieldInfo, default: Any, flag: str) -> dict[str, Any]:
         literal = typing.get_args(inner) if typing.get_origin(inner) is typing.Literal else None
         allowed = extra.get("names", literal)
         empty = not any(isinstance(m, at.MinLen) and m.min_length > 0 for m in field.metadata)
-        return out | {"type": name_list(allowed, empty), "metavar": "A,B"}
+        names = name_list(allowed, empty, extra.get("noun", "name"))
+        return out | {"type": names, "metavar": "A,B"}
     metavar = flag.removeprefix("--").replace("-", "_").upper()
     return out | {"type": _scalar_type(kind, field.metadata), "metavar": metavar}
 

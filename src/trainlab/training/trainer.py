@@ -57,6 +57,8 @@ class TrialComponents:
     build_model: Callable[[int, int], nn.Module] | None = None  # (num_classes, in_channels)
     build_optimizer: Callable[[list[nn.Parameter], HParams], torch.optim.Optimizer] | None = None
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # (logits, y)
+    # (logits, y, inputs), training steps only (e.g. distillation); evaluation keeps `loss`
+    train_loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     score_last_epoch: bool = False  # True: test the final weights, not the best epoch's
 
 
@@ -84,6 +86,13 @@ class _Context:
         if self.components.loss_fn is not None:
             return self.components.loss_fn(logits, targets)
         return F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
+
+    def train_loss(
+        self, logits: torch.Tensor, targets: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        if self.components.train_loss_fn is not None:
+            return self.components.train_loss_fn(logits, targets, x)
+        return self.loss(logits, targets)
 
     def inputs(
         self, images: torch.Tensor, augment: str, gen: torch.Generator | None
@@ -303,7 +312,7 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
         y = data.train_y[idx]
         with ctx.autocast():
             logits = model(x).float()
-        loss = ctx.loss(logits, y)
+        loss = ctx.train_loss(logits, y, x)
         loop.optimizer.zero_grad(set_to_none=True)
         loop.scaler.scale(loss).backward()
         loop.scaler.step(loop.optimizer)

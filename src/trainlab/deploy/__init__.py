@@ -1,0 +1,1 @@
+"""Deploy a lab run's best model: ONNX export with parity, INT8, pruning, distillation."""
