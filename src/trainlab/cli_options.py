@@ -78,9 +78,10 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=1337, help="seed for everything (%(default)s)")
     group.add_argument(
         "--scheduler",
-        choices=["none", "cosine"],
+        choices=["none", "cosine", "onecycle"],
         default="cosine",
-        help="learning-rate schedule; cosine has a short linear warmup (%(default)s)",
+        help="learning-rate schedule; cosine has a short linear warmup; onecycle peaks at --lr "
+        "(OneCycleLR) (%(default)s)",
     )
     group.add_argument(
         "--augment",

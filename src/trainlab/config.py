@@ -34,7 +34,7 @@ class TrainSettings(BaseModel):
 
     epochs: int = Field(20, ge=1)
     patience: int = Field(8, ge=1)
-    scheduler: Literal["none", "cosine"] = "cosine"
+    scheduler: Literal["none", "cosine", "onecycle"] = "cosine"
     augment: Literal["none", "basic", "strong"] = "basic"
     amp: bool = True
     device: str = "auto"

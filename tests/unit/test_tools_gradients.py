@@ -6,7 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainlab.tools.gradients import GradientMonitor, gradient_flags, plot_gradients
+from trainlab.tools.gradients import (
+    GradientMonitor,
+    gradient_columns,
+    gradient_flags,
+    layer_groups,
+    plot_gradients,
+)
 from trainlab.training.models import ResNet9
 
 
@@ -77,3 +83,10 @@ def test_non_finite_steps_are_counted_not_averaged():
     monitor.observe()
     columns = monitor.epoch_columns()
     assert columns["grad_nonfinite_steps"] == 1 and columns["grad_norm"] == 0
+
+
+def test_trainer_columns_name_resnet9_groups():
+    from trainlab.training.trainer import METRIC_COLUMNS
+
+    groups = list(layer_groups(ResNet9(10, 3, width=4)))
+    assert METRIC_COLUMNS[-len(gradient_columns(groups)) :] == gradient_columns(groups)

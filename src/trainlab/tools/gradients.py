@@ -31,6 +31,7 @@ EXPLODING_NORM = 1e3  # a global gradient norm this large means the steps are ou
 VANISHING_RATIO = 1e-4  # first group's gradient norm / last group's, in the last epoch
 DEAD_NORM = 1e-10  # a group whose gradient norm stays below this in every epoch learns nothing
 GROUP_NORM, GROUP_RATIO = "grad_norm/", "update_ratio/"
+GLOBAL_COLUMNS = ("grad_norm", "grad_norm_max", "grad_nonfinite_steps", "update_ratio")
 
 Row = Mapping[str, float]
 
@@ -42,6 +43,12 @@ def layer_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
         if param.requires_grad:
             groups.setdefault(name.split(".")[0] if "." in name else "root", []).append(param)
     return groups
+
+
+def gradient_columns(groups: Sequence[str]) -> tuple[str, ...]:
+    """The monitor's column names, in order, for the given layer groups."""
+    per_group = [GROUP_NORM + g for g in groups] + [GROUP_RATIO + g for g in groups]
+    return (*GLOBAL_COLUMNS, *per_group)
 
 
 class GradientMonitor:
@@ -92,9 +99,7 @@ class GradientMonitor:
                 (group_moved / group_size).sqrt(),
             ]
         ).tolist()
-        columns = ["grad_norm", "grad_norm_max", "grad_nonfinite_steps", "update_ratio"]
-        columns += [GROUP_NORM + n for n in self.names] + [GROUP_RATIO + n for n in self.names]
-        return dict(zip(columns, values, strict=True))
+        return dict(zip(gradient_columns(self.names), values, strict=True))
 
 
 def gradient_flags(rows: Sequence[Row]) -> dict[str, dict[str, float]]:

@@ -40,6 +40,7 @@ from trainlab.reporting.trial_plots import plot_trial
 from trainlab.runstore import atomic_write_bytes, read_json, write_json
 from trainlab.space import BATCH_SIZES, HParams
 from trainlab.state import Attempt, TrialStatus, TrialSummary
+from trainlab.tools.gradients import GradientMonitor, gradient_columns, plot_gradients
 from trainlab.training.data import ImageSplits
 from trainlab.training.metrics import (
     accuracy,
@@ -64,9 +65,11 @@ METRIC_COLUMNS = (
     "lr",
     "epoch_seconds",
     "images_per_sec",
+    *gradient_columns(("prep", "layer1", "layer2", "layer3", "linear")),  # ResNet9's groups
 )
 SIMULATE_OOM_ENV = "TRAINLAB_SIMULATE_OOM_ABOVE"
 WARMUP_FRACTION = 0.05  # of all steps, linear, cosine schedule only
+ONE_CYCLE = {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4}  # OneCycleLR's
 SGD_MOMENTUM = 0.9
 JITTER = {"brightness": 0.2, "contrast": 0.2, "colour": 0.1}  # "strong" augmentation, ± factors
 
@@ -92,8 +95,11 @@ def default_optimizer(params: list[nn.Parameter], hparams: HParams) -> torch.opt
 
 
 def lr_multiplier(scheduler: str, total_steps: int) -> Callable[[int], float]:
-    """Per-step factor on the base lr: constant, or linear warmup then cosine to zero."""
+    """Per-step factor on the base lr: constant, linear warmup then cosine to zero, or
+    one-cycle (the base lr is the peak; torch.optim.lr_scheduler.OneCycleLR's cosine shape)."""
     warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    if scheduler == "onecycle":
+        return one_cycle_multiplier(total_steps)
 
     def factor(step: int) -> float:
         if scheduler == "none":
@@ -102,6 +108,24 @@ def lr_multiplier(scheduler: str, total_steps: int) -> Callable[[int], float]:
             return (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def one_cycle_multiplier(total_steps: int) -> Callable[[int], float]:
+    """OneCycleLR (three_phase=False, cos): max/div_factor up to max, then down to
+    max/(div_factor · final_div_factor), as a factor on the max."""
+    start = 1 / ONE_CYCLE["div_factor"]
+    end = start / ONE_CYCLE["final_div_factor"]
+    peak_step = float(ONE_CYCLE["pct_start"] * total_steps) - 1
+    last_step = total_steps - 1
+
+    def factor(step: int) -> float:
+        if step <= peak_step:
+            low, high, pct = start, 1.0, step / peak_step
+        else:
+            low, high, pct = 1.0, end, (step - peak_step) / (last_step - peak_step)
+        return high + (low - high) / 2 * (1 + math.cos(math.pi * min(1.0, pct)))
 
     return factor
 
@@ -289,6 +313,7 @@ def _fit(
             "lr": train["lr"],
             "epoch_seconds": time.perf_counter() - started,
             "images_per_sec": train["images_per_sec"],
+            **train["gradients"],  # tools/gradients.py: norms and update ratios per group
         }
         history.append(row)
         if best is None or val["acc"] > best["val_acc"] or ctx.components.score_last_epoch:
@@ -339,7 +364,7 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
 # --- one epoch ------------------------------------------------------------------------------
 
 
-def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
+def _train_epoch(ctx: _Context, loop: _Loop) -> dict[str, Any]:
     data, model, b = ctx.data, loop.model, loop.batch_size
     model.train()
     n, classes = len(data.train_y), data.num_classes
@@ -347,6 +372,7 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
     perm = torch.randperm(n, device=ctx.device, generator=loop.gen)
     loss_sum = torch.zeros((), device=ctx.device)
     cm = torch.zeros(classes, classes, dtype=torch.long, device=ctx.device)
+    gradients = GradientMonitor(model)
     _sync(ctx.device)
     started = time.perf_counter()
     for step in range(steps):
@@ -362,6 +388,8 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
         loss = ctx.loss(logits, y)
         loop.optimizer.zero_grad(set_to_none=True)
         loop.scaler.scale(loss).backward()
+        loop.scaler.unscale_(loop.optimizer)  # no-op unless fp16; the monitor reads true norms
+        gradients.observe()
         loop.scaler.step(loop.optimizer)
         loop.scaler.update()
         lr = loop.optimizer.param_groups[0]["lr"]
@@ -376,6 +404,7 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
         "f1": macro_f1(cm),
         "lr": lr,
         "images_per_sec": steps * min(b, n) / seconds,
+        "gradients": gradients.epoch_columns(),
     }
 
 
@@ -633,6 +662,7 @@ def _finish(
     _write_metrics_csv(ctx.trial_dir / METRICS_CSV, history)
     if history:
         plot_trial(history, ctx.trial_dir, title=f"{ctx.trial_dir.name}: {effective.brief()}")
+        plot_gradients(history, ctx.trial_dir / "gradients.png", title=ctx.trial_dir.name)
     write_json(ctx.trial_dir / SUMMARY, summary.model_dump(mode="json"))
     (ctx.trial_dir / CHECKPOINT_LAST).unlink(missing_ok=True)
     return summary
@@ -640,7 +670,8 @@ def _finish(
 
 def _write_metrics_csv(path: Path, history: list[Row]) -> None:
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    columns = dict.fromkeys(k for row in history for k in row) or METRIC_COLUMNS  # model's groups
+    writer = csv.DictWriter(text, fieldnames=list(columns), restval="nan", lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     atomic_write_bytes(path, text.getvalue().encode())
