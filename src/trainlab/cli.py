@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, str] = {
     "k1": "trainlab.k1.cli",
     "propose": "trainlab.proposals.cli",
     "ask": "trainlab.proposals.ask_cli",
+    "suggest": "trainlab.commands.suggest",
 }
 
 

@@ -1,4 +1,4 @@
-"""Gradient analyzer: flags fire on networks built to vanish, explode or die, not on a healthy one."""
+"""Gradient analyzer: flags fire on nets built to vanish, explode or die, not on a healthy one."""
 
 from __future__ import annotations
 

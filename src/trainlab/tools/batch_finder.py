@@ -86,7 +86,9 @@ def default_budget_mb(device: torch.device) -> float | None:
 
 
 def model_probe(
-    build_model: Callable[[], nn.Module], sample_shape: tuple[int, ...], classes: int,
+    build_model: Callable[[], nn.Module],
+    sample_shape: tuple[int, ...],
+    classes: int,
     device: torch.device,
 ) -> Probe:
     """A probe that trains one step of a fresh model on random inputs of `sample_shape`."""
