@@ -11,6 +11,7 @@ Probes:
   backward during the real forward pass (`saved_tensors_hooks`), plus the input, plus
   parameters × 4 (weights, gradients, two Adam moments). It undercounts transient buffers
   (convolution workspaces), hence the budget's margin.
+Both probe in fp32 with AdamW, so under AMP the trainer needs less than they measure.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ Every value carries its reason; the result is an `HParams`, so it is inside the 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -106,7 +107,7 @@ def suggest(
     started = time.perf_counter()
     torch.manual_seed(seed)
     image_shape = tuple(data.train_x.shape[1:])
-    build = lambda: ResNet9(data.num_classes, data.in_channels, width=width)  # noqa: E731
+    build = functools.partial(ResNet9, data.num_classes, data.in_channels, width=width)
     model_profile = profile_model(build(), image_shape)
     data_profile = profile_data(data)
     probe = probe or model_probe(build, image_shape, data.num_classes, device)
