@@ -6,6 +6,7 @@ import csv
 
 import pytest
 import torch
+from PIL import Image
 
 from trainlab.config import DataSettings, TrainSettings
 from trainlab.space import HParams
@@ -26,7 +27,7 @@ def test_one_cycle_factor_matches_torch_one_cycle_lr(total):
         reference.step()
 
 
-def test_trial_writes_gradient_columns_and_plot(tmp_path):
+def test_trial_writes_gradient_columns_and_plots_them_in_combined(tmp_path):
     data = load_splits(DataSettings(dataset="synthetic"), seed=0)
     hp = HParams(
         optimizer="adam",
@@ -43,4 +44,5 @@ def test_trial_writes_gradient_columns_and_plot(tmp_path):
     with (tmp_path / "metrics_epoch.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert float(rows[-1]["grad_norm"]) > 0 and float(rows[-1]["update_ratio/linear"]) > 0
-    assert (tmp_path / "gradients.png").stat().st_size > 1000
+    with Image.open(tmp_path / "combined.png") as combined, Image.open(tmp_path / "acc.png") as one:
+        assert combined.height > 2.5 * one.height  # three rows of panels: the third, gradients

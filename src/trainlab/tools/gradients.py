@@ -13,17 +13,16 @@ them back once. Columns, per layer group (the model's top-level children):
     update_ratio/<group>  the group's relative weight change over the epoch
 
 `gradient_flags(rows)` reads those columns back (from metrics_epoch.csv rows) and names
-`exploding_gradients`, `vanishing_gradients` and `dead_layers` with their evidence.
+`exploding_gradients`, `vanishing_gradients` and `dead_layers` with their evidence;
+`draw_gradients` plots them (the trial's combined.png gains a row of two panels).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
@@ -104,7 +103,7 @@ class GradientMonitor:
 
 def gradient_flags(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
     """flag -> its evidence, read from epoch rows that hold the monitor's columns."""
-    if not rows or "grad_norm" not in rows[0]:
+    if not has_gradient_columns(rows):
         return {}
     groups = [c.removeprefix(GROUP_NORM) for c in rows[0] if c.startswith(GROUP_NORM)]
     flags: dict[str, dict[str, float]] = {}
@@ -123,28 +122,22 @@ def gradient_flags(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
     return flags
 
 
-def plot_gradients(rows: Sequence[Row], path: Path, title: str = "") -> Path | None:
-    """gradients.png: per-group gradient norm and update ratio per epoch (log scale)."""
-    if not rows or "grad_norm" not in rows[0]:
-        return None
-    fig = Figure(figsize=(11, 4), layout="constrained")
+def has_gradient_columns(rows: Sequence[Row]) -> bool:
+    return bool(rows) and "grad_norm" in rows[0]
+
+
+def draw_gradients(axes: Sequence[Axes], rows: Sequence[Row]) -> None:
+    """Two panels: per-group gradient norm and update ratio per epoch (log scale)."""
     epochs = [row["epoch"] for row in rows]
-    for ax, prefix, label in zip(
-        fig.subplots(1, 2),
-        (GROUP_NORM, GROUP_RATIO),
-        ("gradient norm", "update / weight"),
-        strict=True,
-    ):
+    panels = ((GROUP_NORM, "gradient norm"), (GROUP_RATIO, "update / weight"))
+    for ax, (prefix, label) in zip(axes, panels, strict=True):
         for column in (c for c in rows[0] if c.startswith(prefix)):
             values = [max(row[column], 1e-12) for row in rows]
             ax.plot(epochs, values, marker="o", markersize=3, label=column.removeprefix(prefix))
+        ax.set_title(f"{label} per layer group")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    fig.suptitle(title or "Gradients per layer group")
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100)
-    return path

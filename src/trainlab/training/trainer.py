@@ -40,7 +40,7 @@ from trainlab.reporting.trial_plots import plot_trial
 from trainlab.runstore import atomic_write_bytes, read_json, write_json
 from trainlab.space import BATCH_SIZES, HParams
 from trainlab.state import Attempt, TrialStatus, TrialSummary
-from trainlab.tools.gradients import GradientMonitor, gradient_columns, plot_gradients
+from trainlab.tools.gradients import GradientMonitor, gradient_columns
 from trainlab.training.data import ImageSplits
 from trainlab.training.metrics import (
     accuracy,
@@ -662,7 +662,6 @@ def _finish(
     _write_metrics_csv(ctx.trial_dir / METRICS_CSV, history)
     if history:
         plot_trial(history, ctx.trial_dir, title=f"{ctx.trial_dir.name}: {effective.brief()}")
-        plot_gradients(history, ctx.trial_dir / "gradients.png", title=ctx.trial_dir.name)
     write_json(ctx.trial_dir / SUMMARY, summary.model_dump(mode="json"))
     (ctx.trial_dir / CHECKPOINT_LAST).unlink(missing_ok=True)
     return summary
