@@ -89,7 +89,7 @@ def test_non_finite_steps_are_counted_not_averaged():
 
 
 def test_trainer_columns_name_resnet9_groups():
-    from trainlab.training.trainer import METRIC_COLUMNS
+    from trainlab.training.artifacts import METRIC_COLUMNS
 
     groups = list(layer_groups(ResNet9(10, 3, width=4)))
     assert METRIC_COLUMNS[-len(gradient_columns(groups)) :] == gradient_columns(groups)

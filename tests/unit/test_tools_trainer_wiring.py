@@ -11,7 +11,8 @@ from PIL import Image
 from trainlab.config import DataSettings, TrainSettings
 from trainlab.space import HParams
 from trainlab.training.data import load_splits
-from trainlab.training.trainer import lr_multiplier, run_trial
+from trainlab.training.optim import lr_multiplier
+from trainlab.training.trainer import run_trial
 
 
 @pytest.mark.parametrize("total", [10, 97])

@@ -1,1 +1,1 @@
-"""One module per subcommand of `python main.py`, each exposing `main(argv) -> int`."""
+"""The CLI: one module per subcommand (`main(argv) -> int`) and the shared options."""

@@ -2,89 +2,67 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainlab.cli_options import (
-    add_data_options,
-    data_settings_from,
+from pydantic import ValidationError
+
+from trainlab.commands.options import (
+    OneLineParser,
+    add_settings_flags,
+    fail,
     one_line_error,
-    positive_int,
+    settings_from,
 )
-from trainlab.runstore import new_run_dir, write_json
-from trainlab.tools.lr_range import plot_lr_find
-from trainlab.tools.suggest import Suggestion, suggest
-from trainlab.training.data import DataUnavailableError, load_splits
-from trainlab.training.trainer import resolve_device
+from trainlab.config import DataSettings
+from trainlab.tools.settings import SuggestSettings
 
-FLAGS = {"max_memory_mb": "--max-memory-mb"}
+if TYPE_CHECKING:
+    from trainlab.tools.suggest import Suggestion
 
 
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> tuple[OneLineParser, dict[str, str]]:
+    """The suggest parser (SuggestSettings, DataSettings) and field → flag."""
+    parser = OneLineParser(
         prog="main.py suggest",
         description="Analyse the model and the data, run the LR range test and the batch "
         "finder, and print a first configuration with the reason for each value.",
     )
-    group = parser.add_argument_group("suggest")
-    group.add_argument(
-        "--width", type=positive_int, default=16, help="ResNet-9 base width to train (16)"
-    )
-    group.add_argument(
-        "--epochs", type=positive_int, default=20, help="epochs you plan to train (20)"
-    )
-    group.add_argument(
-        "--max-memory-mb",
-        type=positive_float,
-        help="memory budget for the batch finder (default: the device's free memory × 0.8)",
-    )
-    group.add_argument(
-        "--lr-steps", type=positive_int, default=200, help="LR range test steps (200)"
-    )
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
-    group.add_argument("--seed", type=int, default=1337, help="seed (1337)")
-    group.add_argument(
-        "--output-dir",
-        type=Path,
-        default=Path("runs"),
-        help="lr_find.png and suggestion.json go to <output-dir>/<timestamp>-suggest/ (runs)",
-    )
-    add_data_options(parser)
-    return parser
+    flags = add_settings_flags(parser, SuggestSettings, "suggest")
+    return parser, flags | add_settings_flags(parser, DataSettings, "data")
 
 
 def main(argv: list[str]) -> int:
+    parser, flags = build_parser()
+    args = parser.parse_args(argv)
+    try:  # settings first: a bad value answers before torch is imported
+        settings: SuggestSettings = settings_from(SuggestSettings, args)
+        data_settings: DataSettings = settings_from(DataSettings, args)
+    except ValidationError as exc:
+        return fail(one_line_error(exc, flags))
+    from trainlab.runstore import new_run_dir, write_json
+    from trainlab.tools.lr_range import plot_lr_find
+    from trainlab.tools.suggest import suggest
+    from trainlab.training.data import DataUnavailableError, load_splits
+    from trainlab.training.device import resolve_device
+
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage and the error
-        return int(exc.code or 0)
-    try:
-        device = resolve_device(args.device)
-        data = load_splits(data_settings_from(args), args.seed)
+        device = resolve_device(settings.device)
+        data = load_splits(data_settings, settings.seed)
     except (ValueError, DataUnavailableError) as exc:
-        print(f"error: {one_line_error(exc, FLAGS)}", file=sys.stderr)
-        return 2
+        return fail(one_line_error(exc, flags))
     result = suggest(
         data,
-        width=args.width,
-        epochs=args.epochs,
+        width=settings.width,
+        epochs=settings.epochs,
         device=device,
-        seed=args.seed,
-        max_memory_mb=args.max_memory_mb,
-        lr_steps=args.lr_steps,
+        seed=settings.seed,
+        max_memory_mb=settings.max_memory_mb,
+        lr_steps=settings.lr_steps,
     )
-    out = new_run_dir(args.output_dir, "-suggest")
+    out = new_run_dir(settings.output_dir, "-suggest")
     plot_lr_find(result.lr_range, out / "lr_find.png")
     write_json(out / "suggestion.json", result.to_json())
-    print(report(result, data.name, args.width, args.epochs))
+    print(report(result, data.name, settings.width, settings.epochs))
     print(f"artifacts in {out}: lr_find.png, suggestion.json")
     return 0
 

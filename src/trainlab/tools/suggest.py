@@ -30,7 +30,7 @@ from trainlab.tools.lr_range import LRRange, lr_range_test
 from trainlab.tools.schedule import ScheduleChoice, choose_schedule
 from trainlab.training.data import ImageSplits
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import default_optimizer
+from trainlab.training.optim import default_optimizer
 
 MIN_STEPS_PER_EPOCH = 20  # fewer updates per epoch than this wastes short budgets
 SGD_MIN_IMAGES, SGD_MIN_EPOCHS = 10_000, 30  # below either: AdamW's faster start wins
