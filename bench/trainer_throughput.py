@@ -14,6 +14,7 @@ training loop of the second (the first warms up); the figures are medians over r
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import platform
 import re
@@ -66,8 +67,8 @@ def trainer_images_per_sec(hp: HParams, settings: TrainSettings, data: ImageSpli
     with tempfile.TemporaryDirectory() as folder:
         run_trial(hp, settings, data, Path(folder) / "trial")
         with (Path(folder) / "trial" / "metrics_epoch.csv").open() as handle:
-            last = handle.read().strip().splitlines()[-1]
-    return float(last.split(",")[-1])  # images_per_sec is the last column
+            last = list(csv.DictReader(handle))[-1]
+    return float(last["images_per_sec"])  # the second (warm) epoch
 
 
 class PILImages(Dataset):

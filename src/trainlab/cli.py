@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "ask",
     "research",
     "deploy",
+    "suggest",
 )
 
 

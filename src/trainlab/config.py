@@ -42,8 +42,10 @@ class TrainSettings(BaseModel):
 
     epochs: int = Field(20, ge=1, description="epochs per trial")
     patience: int = Field(8, ge=1, description="early-stopping patience")
-    scheduler: Literal["none", "cosine"] = Field(
-        "cosine", description="learning-rate schedule; cosine has a short linear warmup"
+    scheduler: Literal["none", "cosine", "onecycle"] = Field(
+        "cosine",
+        description="learning-rate schedule; cosine has a short linear warmup; onecycle peaks "
+        "at --lr (OneCycleLR)",
     )
     augment: Literal["none", "basic", "strong"] = Field(
         "basic", description="basic: random crop + flip; strong: also mild colour jitter"

@@ -18,6 +18,7 @@ from trainlab.experiments.config import ExperimentConfig
 from trainlab.k1.settings import K1Settings
 from trainlab.proposals.request import Budget
 from trainlab.runstore import write_json
+from trainlab.tools.settings import SuggestSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {
@@ -27,6 +28,7 @@ COMMANDS = {
     "k1": (["k1"], [K1Settings]),
     "propose": (["propose"], [Budget]),
     "research": (["research"], [Budget]),
+    "suggest": (["suggest"], [SuggestSettings, DataSettings]),
 }
 
 

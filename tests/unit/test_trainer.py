@@ -295,5 +295,7 @@ def test_errors_other_than_oom_propagate(tiny_splits, tmp_path: Path) -> None:
 
 
 def test_an_epoch_row_has_exactly_the_csv_columns() -> None:
+    gradients = dict.fromkeys(METRIC_COLUMNS[METRIC_COLUMNS.index("grad_norm") :], 0.0)
     scores = {"loss": 1.0, "acc": 0.5, "f1": 0.4, "lr": 0.1, "images_per_sec": 10.0}
+    scores["gradients"] = gradients  # the training epoch's monitor columns (ResNet-9's groups)
     assert tuple(epoch_row(1, scores, scores, 2.0)) == METRIC_COLUMNS

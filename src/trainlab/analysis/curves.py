@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trainlab.state import TrialSummary
+from trainlab.tools.gradients import gradient_flags
 
 # Search keywords per flag: what a researcher would look up (never names data or model).
 FLAG_KEYWORDS: dict[str, str] = {
@@ -19,6 +20,9 @@ FLAG_KEYWORDS: dict[str, str] = {
     "lr_too_low": "learning rate too low slow convergence",
     "unstable": "unstable validation accuracy batch size noise",
     "healthy": "fine tuning hyperparameters small improvements",
+    "exploding_gradients": "exploding gradients clipping warmup lower learning rate",
+    "vanishing_gradients": "vanishing gradients normalization residual learning rate",
+    "dead_layers": "dead ReLU layers zero gradients learning rate",
 }
 UNSTABLE_DROP = 0.03  # a fall in validation accuracy this large counts as a setback
 
@@ -53,14 +57,18 @@ def _diffs(values: Sequence[float]) -> list[float]:
 
 
 def diagnose(summary: TrialSummary, rows: Sequence[dict[str, Any]]) -> tuple[list[str], dict]:
-    """Flags (ordered by severity) and the features they were read from."""
+    """Flags (ordered by severity) and the features they were read from; gradient flags
+    (tools/gradients.py) follow the curve flags, their evidence joins the features."""
     features = curve_features(rows)
     if summary.status == "failed":
         return ["failed"], features
+    gradients = gradient_flags(rows)
+    for evidence in gradients.values():
+        features.update(evidence)
     if summary.status == "diverged":
-        return ["diverged", "lr_too_high"], features
+        return ["diverged", "lr_too_high", *gradients], features
     flags = [flag for flag, test in _RULES if len(rows) >= 2 and test(features)]
-    return flags or ["healthy"], features
+    return flags + list(gradients) or ["healthy"], features
 
 
 def _overfitting(f: dict) -> bool:

@@ -1,4 +1,6 @@
-"""Learning-curve plots of one trial (loss, val_loss, acc, f1, combined), Agg backend."""
+"""Learning-curve plots of one trial (loss, val_loss, acc, f1, combined), Agg backend.
+
+combined.png gains a row with the gradient panels when the rows hold the monitor's columns."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from trainlab.tools.gradients import draw_gradients, has_gradient_columns
 
 Row = Mapping[str, float]
 
@@ -28,9 +32,13 @@ def plot_trial(rows: Sequence[Row], out_dir: Path, title: str = "") -> list[Path
         fig = Figure(figsize=(6, 4), layout="constrained")
         _draw(fig.subplots(), rows, *panel, title=title)
         paths.append(_save(fig, out_dir / f"{stem}.png"))
-    fig = Figure(figsize=(11, 8), layout="constrained")
-    for ax, panel in zip(fig.subplots(2, 2).flat, PANELS.values(), strict=True):
+    gradients = has_gradient_columns(rows)  # a third row: tools/gradients.py's two panels
+    fig = Figure(figsize=(11, 12 if gradients else 8), layout="constrained")
+    axes = fig.subplots(3 if gradients else 2, 2)
+    for ax, panel in zip(axes[:2].flat, PANELS.values(), strict=True):
         _draw(ax, rows, *panel)
+    if gradients:
+        draw_gradients(axes[2], rows)
     fig.suptitle(title or "Learning curves")
     paths.append(_save(fig, out_dir / "combined.png"))
     return paths

@@ -22,6 +22,10 @@ WILSON_2017 = "A. Wilson et al., The Marginal Value of Adaptive Gradient Methods
 KINGMA_2015 = "D. P. Kingma & J. Ba, Adam: A Method for Stochastic Optimization, ICLR 2015"
 KESKAR_2017 = "N. S. Keskar et al., On Large-Batch Training for Deep Learning, ICLR 2017"
 PYTORCH_OOM = "PyTorch docs, CUDA semantics: memory management"
+PASCANU_2013 = "R. Pascanu, T. Mikolov & Y. Bengio, On the difficulty of training RNNs, ICML 2013"
+BROCK_2021 = "A. Brock et al., High-Performance Large-Scale Image Recognition Without Normalization"
+GLOROT_2010 = "X. Glorot & Y. Bengio, Understanding the difficulty of training deep FNNs, 2010"
+LU_2019 = "L. Lu et al., Dying ReLU and Initialization: Theory and Numerical Examples, 2019"
 
 
 def _r(flag: str, action: str, changes: dict[str, str], reference: str) -> Remedy:
@@ -94,6 +98,56 @@ KNOWLEDGE_BASE: dict[str, list[Remedy]] = {
             GOYAL_2017,
         ),
         _r("unstable", "halve the learning rate", {"learning_rate": "*0.5"}, SMITH_2017),
+    ],
+    # Gradient flags (tools/gradients.py). Structural remedies (clipping, AGC, warmup) are not
+    # hyperparameters of the space: the action names them, the change is what the space allows.
+    "exploding_gradients": [
+        _r(
+            "exploding_gradients",
+            "cut the learning rate 10× (and clip gradients)",
+            {"learning_rate": "*0.1"},
+            PASCANU_2013,
+        ),
+        _r(
+            "exploding_gradients",
+            "adaptive gradient clipping (component `agc`); in the space: Adam at a 3× lower lr",
+            {"optimizer": "=adam", "learning_rate": "*0.33"},
+            BROCK_2021,
+        ),
+        _r(
+            "exploding_gradients",
+            "warm up: the cosine schedule's linear warmup at a 3× lower peak lr",
+            {"learning_rate": "*0.33"},
+            GOYAL_2017,
+        ),
+    ],
+    "vanishing_gradients": [
+        _r(
+            "vanishing_gradients",
+            "switch to Adam: per-parameter steps rescale small gradients",
+            {"optimizer": "=adam"},
+            KINGMA_2015,
+        ),
+        _r(
+            "vanishing_gradients",
+            "raise the learning rate 3× (early layers barely move)",
+            {"learning_rate": "*3"},
+            GLOROT_2010,
+        ),
+    ],
+    "dead_layers": [
+        _r(
+            "dead_layers",
+            "lower the learning rate 3× (large steps push ReLUs dead)",
+            {"learning_rate": "*0.33"},
+            LU_2019,
+        ),
+        _r(
+            "dead_layers",
+            "weaken weight decay 3× (it shrinks idle weights to zero)",
+            {"weight_decay": "*0.33"},
+            LOSHCHILOV_2019,
+        ),
     ],
     "failed": [
         _r("failed", "halve the batch size", {"train_batch_size": "*0.5"}, PYTORCH_OOM),

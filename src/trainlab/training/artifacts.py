@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from trainlab.reporting.trial_plots import plot_trial
 from trainlab.runstore import atomic_write_bytes, read_json, write_json
 from trainlab.state import TrialSummary
+from trainlab.tools.gradients import gradient_columns
 
 SUMMARY = "summary.json"
 METRICS_CSV = "metrics_epoch.csv"
@@ -23,6 +25,7 @@ METRIC_COLUMNS = (
     "lr",
     "epoch_seconds",
     "images_per_sec",
+    *gradient_columns(("prep", "layer1", "layer2", "layer3", "linear")),  # ResNet9's groups
 )
 
 Row = dict[str, float]
@@ -34,8 +37,9 @@ def finished_summary(trial_dir: Path) -> TrialSummary | None:
     return TrialSummary.model_validate(read_json(path)) if path.is_file() else None
 
 
-def epoch_row(epoch: int, train: Row, val: Row, seconds: float) -> Row:
-    """One line of metrics_epoch.csv from an epoch's training and validation scores."""
+def epoch_row(epoch: int, train: dict[str, Any], val: Row, seconds: float) -> Row:
+    """One line of metrics_epoch.csv from an epoch's training and validation scores (and the
+    training epoch's gradient columns, tools/gradients.py)."""
     return {
         "epoch": epoch,
         "train_loss": train["loss"],
@@ -47,12 +51,14 @@ def epoch_row(epoch: int, train: Row, val: Row, seconds: float) -> Row:
         "lr": train["lr"],
         "epoch_seconds": seconds,
         "images_per_sec": train["images_per_sec"],
+        **train["gradients"],  # norms and update ratios per layer group
     }
 
 
 def write_metrics_csv(trial_dir: Path, history: list[Row]) -> None:
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    columns = dict.fromkeys(k for row in history for k in row) or METRIC_COLUMNS  # model's groups
+    writer = csv.DictWriter(text, fieldnames=list(columns), restval="nan", lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     atomic_write_bytes(trial_dir / METRICS_CSV, text.getvalue().encode())

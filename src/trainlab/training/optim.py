@@ -17,6 +17,7 @@ from trainlab.space import HParams
 
 SGD_MOMENTUM = 0.9
 WARMUP_FRACTION = 0.05  # of all steps, linear, cosine schedule only
+ONE_CYCLE = {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4}  # OneCycleLR's
 
 
 def build_optimizer(
@@ -44,7 +45,10 @@ def default_optimizer(params: list[nn.Parameter], hparams: HParams) -> torch.opt
 
 
 def lr_multiplier(scheduler: str, total_steps: int) -> Callable[[int], float]:
-    """Per-step factor on the base lr: constant, or linear warmup then cosine to zero."""
+    """Per-step factor on the base lr: constant, linear warmup then cosine to zero, or
+    one-cycle (the base lr is the peak; torch.optim.lr_scheduler.OneCycleLR's cosine shape)."""
+    if scheduler == "onecycle":
+        return one_cycle_multiplier(total_steps)
     warmup = max(1, round(WARMUP_FRACTION * total_steps))
 
     def factor(step: int) -> float:
@@ -54,5 +58,23 @@ def lr_multiplier(scheduler: str, total_steps: int) -> Callable[[int], float]:
             return (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def one_cycle_multiplier(total_steps: int) -> Callable[[int], float]:
+    """OneCycleLR (three_phase=False, cos): max/div_factor up to max, then down to
+    max/(div_factor · final_div_factor), as a factor on the max."""
+    start = 1 / ONE_CYCLE["div_factor"]
+    end = start / ONE_CYCLE["final_div_factor"]
+    peak_step = float(ONE_CYCLE["pct_start"] * total_steps) - 1
+    last_step = total_steps - 1
+
+    def factor(step: int) -> float:
+        if step <= peak_step:
+            low, high, pct = start, 1.0, step / peak_step
+        else:
+            low, high, pct = 1.0, end, (step - peak_step) / (last_step - peak_step)
+        return high + (low - high) / 2 * (1 + math.cos(math.pi * min(1.0, pct)))
 
     return factor

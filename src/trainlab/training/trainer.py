@@ -34,6 +34,7 @@ from torch import nn
 from trainlab.config import TrainSettings
 from trainlab.space import BATCH_SIZES, HParams
 from trainlab.state import Attempt, TrialStatus, TrialSummary
+from trainlab.tools.gradients import GradientMonitor
 from trainlab.training import artifacts, checkpoint, device
 from trainlab.training.augment import model_inputs
 from trainlab.training.data import ImageSplits
@@ -295,7 +296,7 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
 # --- one epoch ------------------------------------------------------------------------------
 
 
-def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
+def _train_epoch(ctx: _Context, loop: _Loop) -> dict[str, Any]:
     data, model, b = ctx.data, loop.model, loop.batch_size
     model.train()
     n, classes = len(data.train_y), data.num_classes
@@ -303,6 +304,7 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
     perm = torch.randperm(n, device=ctx.device, generator=loop.gen)
     loss_sum = torch.zeros((), device=ctx.device)
     cm = torch.zeros(classes, classes, dtype=torch.long, device=ctx.device)
+    gradients = GradientMonitor(model)
     device.synchronize(ctx.device)
     started = time.perf_counter()
     for step in range(steps):
@@ -315,6 +317,8 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
         loss = ctx.train_loss(logits, y, x)
         loop.optimizer.zero_grad(set_to_none=True)
         loop.scaler.scale(loss).backward()
+        loop.scaler.unscale_(loop.optimizer)  # no-op unless fp16; the monitor reads true norms
+        gradients.observe()
         loop.scaler.step(loop.optimizer)
         loop.scaler.update()
         lr = loop.optimizer.param_groups[0]["lr"]
@@ -329,6 +333,7 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> Row:
         "f1": macro_f1(cm),
         "lr": lr,
         "images_per_sec": steps * min(b, n) / seconds,
+        "gradients": gradients.epoch_columns(),
     }
 
 

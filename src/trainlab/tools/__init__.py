@@ -1,0 +1,1 @@
+"""Training-optimization tools (seed 003): LR range test, batch finder, gradients, suggest."""
