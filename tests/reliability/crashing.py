@@ -127,12 +127,12 @@ class Injector:
 
 @contextlib.contextmanager
 def _redirected(path: Path) -> Iterator[None]:
-    """stdout and stderr of this (child) process into `path`."""
-    with path.open("w") as out:
-        sys.stdout.flush()
-        sys.stderr.flush()
+    """stdout and stderr of this (child) process into `path` (the descriptors and the Python
+    streams: pytest replaces the latter)."""
+    with path.open("w", buffering=1) as out:
         os.dup2(out.fileno(), 1)
         os.dup2(out.fileno(), 2)
+        sys.stdout = sys.stderr = out
         yield
 
 
@@ -153,9 +153,19 @@ def run_child(
     return os.waitstatus_to_exitcode(wait_status)
 
 
+def preload() -> None:
+    """Import what a lab run imports, so forked children start at once."""
+    import trainlab.commands.lab
+    import trainlab.graphs.hpo
+    import trainlab.reporting.console
+    import trainlab.reporting.graph_png
+    import trainlab.training.trainer  # noqa: F401
+
+
 def _main(argv: list[str], point: KillPoint | None, counts: Path | None) -> int:
-    import trainlab.graphs.hpo  # noqa: F401  (so its names can be wrapped)
     from trainlab.cli import main
+
+    preload()  # also makes every wrapped name importable
 
     injector = Injector(point)
     injector.install()
