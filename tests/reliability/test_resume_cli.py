@@ -207,6 +207,12 @@ def test_other_changes_on_resume_are_refused(argv, named, tmp_path, capsys):
     assert (run_dir / "config.json").read_text() == config
 
 
+def test_the_device_may_change_on_resume(tmp_path, capsys):
+    run_dir = start_run(settings(tmp_path))
+    text = one_line_error(capsys, main(["--resume", str(run_dir), "--device", "auto"]))
+    assert "no checkpoints.sqlite" in text  # accepted: it went on to the checkpoints
+
+
 def test_an_empty_checkpoint_store_says_what_is_intact(tmp_path, capsys):
     run_dir = start_run(settings(tmp_path))
     (run_dir / "trial_0").mkdir()
