@@ -91,6 +91,7 @@ def start_run(settings: LabSettings) -> Path:
     """Create a new run folder and record its settings — never any secret."""
     folder = RunFolder(new_run_dir(settings.output_dir))
     write_json(folder.config, settings.model_dump(mode="json"))
+    folder.begin()
     return folder.path
 
 
@@ -117,6 +118,8 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
         on_epoch=also_track(tracker, runtime.display.epoch),
     )
     tracker.end_trial(summary)
+    # a finished trial's summary.json names its folder where it was trained: give where it is
+    summary = summary.model_copy(update={"trial_dir": str(folder.trial(final.round))})
     runtime.display.trial_done(final.round, summary)
     return summary
 

@@ -48,6 +48,7 @@ class TrialSummary(BaseModel):
     images_per_sec: float | None = None
     peak_memory_mb: float | None = None
     trial_dir: str
+    warnings: list[str] = Field(default_factory=list)  # e.g. an unreadable checkpoint retrained
 
 
 class Proposal(BaseModel):

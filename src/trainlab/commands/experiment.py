@@ -16,9 +16,11 @@ from pydantic import ValidationError
 
 from trainlab.commands.options import (
     OneLineParser,
+    UsageError,
     add_settings_flags,
     fail,
     one_line_error,
+    preflight,
     settings_from,
 )
 from trainlab.experiments.config import PLAIN, ExperimentConfig
@@ -65,10 +67,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         configs = configs_from(args)
-        from trainlab.training.device import resolve_device
-
-        resolve_device(configs[0].device)
-    except (ValueError, ValidationError) as exc:
+        preflight(configs[0].device, args.output_dir)
+    except (ValueError, ValidationError, UsageError) as exc:
         return fail(one_line_error(exc, flags))
     from rich.console import Console
 

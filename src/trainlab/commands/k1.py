@@ -16,6 +16,7 @@ from trainlab.commands.options import (
     fail,
     one_line_error,
     positive_int,
+    preflight,
     settings_from,
 )
 from trainlab.k1.settings import K1Settings
@@ -153,8 +154,10 @@ def run(argv: list[str]) -> int:
         if args.resume is not None:
             run_dir = resolve_resume(args.resume)
             settings = K1Settings.model_validate(read_json(run_dir / SETTINGS_FILE))
+            preflight(settings.device, run_dir, "--resume")
         else:
             settings = settings_from(K1Settings, args)
+            preflight(settings.device, settings.output_dir)
             run_dir = new_run_dir(settings.output_dir) / "k1"
             write_json(run_dir / SETTINGS_FILE, settings.model_dump(mode="json"))
     except ValidationError as exc:

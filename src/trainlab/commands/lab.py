@@ -7,9 +7,10 @@ imported, so `--help` and a bad flag answer at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -17,19 +18,35 @@ from trainlab.commands.options import (
     OneLineParser,
     UsageError,
     add_settings_flags,
+    changed_fields,
     exit_code,
     fail,
+    flag_values,
     one_line_error,
+    preflight,
     settings_from,
 )
 from trainlab.config import LabSettings
+
+if TYPE_CHECKING:
+    from trainlab.runstore import RunFolder
+
+RUN_FILES = (
+    "report.html",
+    "report.md",
+    "trials_summary.csv",
+    "best_overall.json",
+)  # those that exist are named
+RESUME_MAY_CHANGE = ("rounds", "train.device")
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 EPILOG = """subcommands: train, experiment, components, k1, propose, ask:
   `python main.py SUBCOMMAND --help`.
 examples:
   python main.py --offline --dataset digits --rounds 3 --epochs 4 --width 16 --augment none
   python main.py --rounds 10 --epochs 20 --draw-graph          (CIFAR-10 on a GPU)
-  python main.py --resume runs/20261125-101500                 (continue after a crash)"""
+  python main.py --resume runs/20261125-101500                 (continue after a crash)
+  python main.py --resume runs/20261125-101500 --rounds 20     (extend a run to 20 rounds)"""
 
 
 def build_parser() -> tuple[OneLineParser, dict[str, str]]:
@@ -42,8 +59,9 @@ def build_parser() -> tuple[OneLineParser, dict[str, str]]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run"
-    )
+        "--resume", type=Path, metavar="RUN_DIR",
+        help="continue a run (wherever its folder now is); with --rounds N: extend it to N",
+    )  # fmt: skip
     return parser, add_settings_flags(parser, LabSettings, "lab")
 
 
@@ -60,8 +78,32 @@ def load_run(run_dir: Path) -> LabSettings:
         raise UsageError(f"cannot resume {run_dir}: config.json is unreadable ({exc})") from exc
 
 
-def run_lab(settings: LabSettings, run_dir: Path, resuming: bool) -> int:
-    """Run the lab graph to the end (or on from its last checkpoint) and print the trials."""
+def resume_settings(
+    parser: OneLineParser, flags: dict[str, str], argv: list[str], run_dir: Path
+) -> LabSettings:
+    """The run's settings with the flags given beside --resume: --rounds may grow (more rounds
+    extend the run) and --device may change (where it runs, not what it computes); any other
+    change is refused with the reason."""
+    started = load_run(run_dir)
+    parser.set_defaults(**flag_values(started))
+    asked: LabSettings = settings_from(LabSettings, parser.parse_args(argv))
+    changed = [path for path in changed_fields(started, asked) if path not in RESUME_MAY_CHANGE]
+    if changed:
+        raise UsageError(
+            f"{flags.get(changed[0], changed[0])}: a resumed run keeps the settings it was "
+            f"started with ({run_dir / 'config.json'}); only --rounds (to extend it) and "
+            "--device may change"
+        )
+    if asked.rounds < started.rounds:
+        raise UsageError(
+            f"--rounds {asked.rounds}: the run was started for {started.rounds} rounds; "
+            "with --resume, --rounds can only extend it"
+        )
+    return asked
+
+
+def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
+    """Run the lab graph to its end (or on from its last checkpoint) and print the trials."""
     from rich.console import Console
 
     from trainlab import lab
@@ -69,32 +111,57 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool) -> int:
     from trainlab.graphs.shared import run_config
     from trainlab.reporting.console import RichLabDisplay, run_banner
     from trainlab.reporting.graph_png import save_graph_png
-    from trainlab.runstore import open_checkpointer
+    from trainlab.runstore import RunFolderError, open_checkpointer, write_json
 
     console = Console()
-    with open_checkpointer(run_dir, must_exist=resuming) as saver:
-        display = RichLabDisplay(console, settings.rounds)
-        console.print(run_banner(settings, run_dir, resuming))
-        runtime = lab.LabRuntime.create(settings, display, run_dir, probe_endpoints=True)
+    with open_checkpointer(folder.path, must_exist=resuming) as saver:
+        thread = folder.thread_id(saver)
+        if resuming:  # --rounds may have extended it; a run from before run.json gets one
+            write_json(folder.config, settings.model_dump(mode="json"))
+            if not folder.record.is_file():
+                folder.begin(thread)
+        console.print(run_banner(settings, folder.path, resuming))
+        runtime = lab.LabRuntime.create(settings, None, folder.path, probe_endpoints=True)
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
-        config = run_config(run_dir.name, lab.hpo_supersteps(settings))
-        snapshot = compiled.get_state(config)
-        if resuming and snapshot.values and not snapshot.next:
-            console.print(f"Run {run_dir} already finished; nothing to resume.")
-            return 0
-        if settings.draw_graph:
-            renderer = save_graph_png(compiled.get_graph(xray=True), run_dir / "graph.png")
-            console.print(f"Graph saved to {run_dir / 'graph.png'} ({renderer} renderer).")
-        start = None if snapshot.values else {"run_dir": str(run_dir)}
-        with display:
-            compiled.invoke(start, config, durability="sync")
+        config = run_config(thread, lab.hpo_supersteps(settings))
         state = compiled.get_state(config).values
-    _print_results(console, run_dir, state)
+        if resuming and not state:
+            raise RunFolderError(f"{folder.checkpoints} holds no checkpoint of thread {thread}")
+        if folder.finished and state["round"] > settings.rounds:
+            console.print(f"Run {folder.path} already finished; nothing to resume.")
+        else:
+            if settings.draw_graph:
+                renderer = save_graph_png(compiled.get_graph(xray=True), folder.graph_png)
+                console.print(f"Graph saved to {folder.graph_png} ({renderer} renderer).")
+            best = (state.get("best") or {}).get("best_val_acc")
+            runtime.display = RichLabDisplay(console, settings.rounds, best)
+            with runtime.display:
+                state = _run_to_end(compiled, config, folder, settings.rounds, state)
+    _print_results(console, folder, state)
     return 0
 
 
-def _print_results(console: Any, run_dir: Path, state: dict[str, Any]) -> None:
+def _run_to_end(
+    compiled: Any, config: dict[str, Any], folder: RunFolder, rounds: int, state: dict[str, Any]
+) -> dict[str, Any]:
+    """Invoke until the graph's end with `rounds` rounds recorded. Resuming always invokes
+    (pending writes of a killed step are applied, never mistaken for the end); a run that
+    ended with fewer rounds (--rounds raised on resume) is reopened after its last record."""
+    start = None if state else {"run_dir": str(folder.path)}
+    compiled.invoke(start, config, durability="sync")
+    state = compiled.get_state(config).values
+    if state["round"] <= rounds:
+        folder.mark_finished(False)
+        compiled.update_state(config, {"rounds": rounds}, as_node="record")
+        compiled.invoke(None, config, durability="sync")
+        state = compiled.get_state(config).values
+    return state
+
+
+def _print_results(console: Any, folder: RunFolder, state: dict[str, Any]) -> None:
+    """The table of every trial of the run (from its state: the same after any resume) and the
+    run-level files that exist."""
     from trainlab.reporting.console import trials_table
     from trainlab.reporting.run_report import trial_rows
     from trainlab.state import FinalConfig, TrialSummary
@@ -103,25 +170,41 @@ def _print_results(console: Any, run_dir: Path, state: dict[str, Any]) -> None:
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
     console.print(trials_table(trial_rows(finals, trials), best and best["round"]))
-    console.print(f"Artifacts: {run_dir} (report.html, report.md, trials_summary.csv, …)")
+    written = [name for name in RUN_FILES if (folder.path / name).is_file()]
+    console.print(f"Artifacts: {folder.path} ({', '.join(written)})")
 
 
 def main(argv: list[str]) -> int:
     parser, flags = build_parser()
     try:
         args = parser.parse_args(argv)
-        settings = load_run(args.resume) if args.resume else settings_from(LabSettings, args)
+        if args.resume:
+            settings = resume_settings(parser, flags, argv, args.resume)
+            preflight(settings.train.device, args.resume, "--resume")
+        else:
+            settings = settings_from(LabSettings, args)
+            preflight(settings.train.device, settings.output_dir)
     except SystemExit as exc:
         return exit_code(exc)
     except (UsageError, ValidationError) as exc:
         return fail(one_line_error(exc, flags), sys.stdout)
     from trainlab import lab
     from trainlab.reporting.trackers import TrackerUnavailableError
-    from trainlab.runstore import RunFolderError
+    from trainlab.runstore import RunFolder, RunFolderError
     from trainlab.training.data import DataUnavailableError
 
+    resuming, run_dir = args.resume is not None, args.resume
     try:
-        run_dir = args.resume or lab.start_run(settings)
-        return run_lab(settings, run_dir, resuming=args.resume is not None)
+        run_dir = run_dir or lab.start_run(settings)
+        folder = RunFolder(run_dir)
+        with folder.lock():
+            return run_lab(settings, folder, resuming)
     except (RunFolderError, DataUnavailableError, TrackerUnavailableError) as exc:
         return fail(one_line_error(exc), sys.stdout)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        then = f"python main.py --resume {run_dir}" if run_dir else "run it again"
+        where = exc.filename or run_dir or settings.output_dir
+        return fail(f"cannot write {where}: {exc.strerror}; free space or fix permissions, "
+                    f"then {then}", sys.stdout)  # fmt: skip

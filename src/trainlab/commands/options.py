@@ -60,6 +60,32 @@ def one_line_error(exc: Exception, flags: Mapping[str, str] | None = None) -> st
     return "; ".join(parts)
 
 
+def preflight(device: str | None, directory: Path | None, dir_flag: str = "--output-dir") -> None:
+    """The environment checks of a command that trains or writes, before anything is created:
+    the device can be used here, TRAINLAB_SIMULATE_OOM_ABOVE parses, `directory` takes files.
+    Each failure is a UsageError naming what to fix (the device check imports torch)."""
+    if device is not None:
+        from trainlab.training import device as devices
+
+        try:
+            devices.resolve_device(device)
+        except ValueError as exc:
+            raise UsageError(f"--device {device}: {exc}; use --device cpu or auto") from None
+        try:
+            devices.simulated_oom_limit()
+        except ValueError as exc:
+            raise UsageError(f"{exc}: unset it, or give a batch size such as 64") from None
+    if directory is not None:
+        from trainlab.runstore import check_writable
+
+        try:
+            check_writable(directory)
+        except ValueError as exc:
+            raise UsageError(
+                f"{dir_flag} {directory}: cannot write there ({exc}); choose another folder"
+            ) from None
+
+
 # ---------------------------------------------------------------------------------- types
 
 
@@ -185,6 +211,27 @@ def _values(model: type[BaseModel], args: argparse.Namespace, prefix: str) -> di
         elif keyed := dict(_keyed(args, f"{path}.")):
             values[name] = keyed
     return values
+
+
+def flag_values(settings: BaseModel, prefix: str = "") -> dict[str, Any]:
+    """dest → value of every generated flag for `settings`; `parser.set_defaults(**...)` then
+    parses flags over a saved run's settings."""
+    values: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value, path = getattr(settings, name), f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            values |= flag_values(value, f"{path}.")
+        elif isinstance(value, dict):
+            values |= {f"{path}.{key}": item for key, item in value.items()}
+        else:
+            values[path] = value
+    return values
+
+
+def changed_fields(before: BaseModel, after: BaseModel) -> list[str]:
+    """The field paths (as `flags` maps them) whose values differ between two settings."""
+    old, new = flag_values(before), flag_values(after)
+    return [path for path, value in new.items() if old.get(path) != value]
 
 
 def field_help(model: type[BaseModel]) -> Iterator[tuple[str, Any]]:

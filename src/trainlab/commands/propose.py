@@ -20,10 +20,12 @@ from pydantic import ValidationError
 
 from trainlab.commands.options import (
     OneLineParser,
+    UsageError,
     add_settings_flags,
     fail,
     one_line_error,
     positive_int,
+    preflight,
     settings_from,
 )
 from trainlab.config import DEFAULT_MODELS
@@ -100,8 +102,9 @@ def run(
     where: dict[str, Path] = {}
     try:
         request = make_request(args)
+        preflight(request.budget.device if request.run_validation else None, args.output_dir)
         team = build_team(args.offline, args.model, lambda: where.get("dir"), args.anonymize)
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, UsageError) as exc:
         return fail(one_line_error(exc))
     where["dir"] = RunFolder(new_run_dir(args.output_dir)).proposals
     return execute(request.model_copy(update={"out_dir": where["dir"]}), team)

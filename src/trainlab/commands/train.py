@@ -11,9 +11,11 @@ from pydantic import ValidationError
 from trainlab import space
 from trainlab.commands.options import (
     OneLineParser,
+    UsageError,
     add_settings_flags,
     fail,
     one_line_error,
+    preflight,
     settings_from,
 )
 from trainlab.config import DataSettings, TrainSettings
@@ -43,15 +45,14 @@ def main(argv: list[str]) -> int:
         hparams = space.hparams_from_args(args)
         settings: TrainSettings = settings_from(TrainSettings, args)
         data_settings: DataSettings = settings_from(DataSettings, args)
-    except (ValueError, ValidationError) as exc:
+        preflight(settings.device, args.output_dir)
+    except (ValueError, ValidationError, UsageError) as exc:
         return fail(one_line_error(exc, flags))
     from trainlab.runstore import new_run_dir, write_json
     from trainlab.training.data import DataUnavailableError, load_splits
-    from trainlab.training.device import resolve_device
     from trainlab.training.trainer import run_trial
 
     try:
-        resolve_device(settings.device)
         data = load_splits(data_settings, settings.seed)
     except (ValueError, DataUnavailableError) as exc:
         return fail(one_line_error(exc, flags))

@@ -36,6 +36,11 @@ class HPONodes:
     def __init__(self, runtime: lab.LabRuntime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
+        self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
+
+    def folder(self, state: HPOState) -> RunFolder:
+        """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
+        return self.home or RunFolder(state["run_dir"])
 
     def init(self, state: HPOState) -> dict[str, Any]:
         # The CLI creates the run folder (its checkpoints live there); Studio and notebooks don't.
@@ -65,28 +70,26 @@ class HPONodes:
     def executor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "executor")
         final = FinalConfig.model_validate(state["finals"][-1])
-        summary = lab.execute_trial(self.runtime, RunFolder(state["run_dir"]), final)
+        summary = lab.execute_trial(self.runtime, self.folder(state), final)
         return {"trials": [summary.model_dump(mode="json")]}
 
     def analyst(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
-        analysis = lab.analyze_trial(
-            self.runtime, RunFolder(state["run_dir"]), summary, state["round"]
-        )
+        analysis = lab.analyze_trial(self.runtime, self.folder(state), summary, state["round"])
         return {"analyses": [analysis.model_dump(mode="json")]}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "researcher")
         analysis = Analysis.model_validate(state["analyses"][-1])
-        note = lab.research_remedies(self.runtime, RunFolder(state["run_dir"]), analysis)
+        note = lab.research_remedies(self.runtime, self.folder(state), analysis)
         return {"research": [note.model_dump(mode="json")]}
 
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
         self.runtime.display.phase(state["round"], "proposal")
         records = state.get("research_proposals", [])
-        view, run_dir = RoundView.from_state(state), state["run_dir"]
+        view, run_dir = RoundView.from_state(state), self.folder(state).path
         request = proposals.request(self.settings, view, run_dir, records)
         return {"proposal_request": request.model_dump(mode="json")}
 
@@ -98,20 +101,21 @@ class HPONodes:
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
         best = write_run_artifacts(
-            RunFolder(state["run_dir"]).path, finals, trials, self.settings.train.seed
-        )
-        return {"best": best, "round": state["round"] + 1}
+            self.folder(state).path, finals, trials, self.settings.train.seed
+        )  # rounds: the settings' (a resume may have raised it)
+        return {"best": best, "round": state["round"] + 1, "rounds": self.settings.rounds}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        run_dir = RunFolder(state["run_dir"]).path
+        folder = self.folder(state)
         write_report(
-            run_dir,
+            folder.path,
             trial_rows(finals, trials),
             state.get("best"),
             state.get("research_proposals", []),
         )
-        write_html_report(run_dir, state)
+        write_html_report(folder.path, state)
+        folder.mark_finished()
         return {}
 
     def after_consultation(self, state: HPOState) -> Literal["consultant_a", "supervisor"]:

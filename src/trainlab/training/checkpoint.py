@@ -2,7 +2,8 @@
 
 checkpoint_last.pt holds everything an attempt needs to continue bit for bit (model,
 optimizer, schedule, scaler, every RNG, history, best weights) and a fingerprint of what it
-was trained for; a checkpoint with another fingerprint is refused, never silently continued.
+was trained for; a checkpoint with another fingerprint is refused, never silently continued,
+and an unreadable one is set aside: the trial trains again from its start, with a warning.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from trainlab.training.device import atomic_torch_save
 
 CHECKPOINT_LAST = "checkpoint_last.pt"
 CHECKPOINT_BEST = "checkpoint_best.pt"
+UNREADABLE_SUFFIX = ".unreadable"  # where an unreadable checkpoint_last.pt is moved
 RESUME_SETTINGS = {"epochs", "patience", "scheduler", "augment", "seed", "model_width"}
 
 Row = dict[str, float]
@@ -49,12 +51,26 @@ def fingerprint(hparams: HParams, settings: TrainSettings, data: ImageSplits) ->
     }
 
 
-def load_last(trial_dir: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
-    """checkpoint_last.pt if there is one; a ValueError when it was written for another run."""
+def load_last(
+    trial_dir: Path, expected: dict[str, Any], warnings: list[str]
+) -> dict[str, Any] | None:
+    """checkpoint_last.pt if there is one; a ValueError when it was written for another run.
+    An unreadable one (truncated, overwritten) is moved aside and None returned, so the trial
+    starts over; `warnings` receives the line that says so."""
     path = trial_dir / CHECKPOINT_LAST
     if not path.is_file():
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved["fingerprint"]
+    except Exception as exc:  # unpickling fails in many ways (zip, pickle, EOF, type errors)
+        aside = path.with_name(path.name + UNREADABLE_SUFFIX)
+        path.replace(aside)
+        warnings.append(
+            f"{CHECKPOINT_LAST} was unreadable ({type(exc).__name__}), moved to {aside.name}; "
+            "the trial was trained again from its first epoch"
+        )
+        return None
     if saved["fingerprint"] != expected:
         raise ValueError(
             f"{path} was written for another configuration; remove it or use another folder"

@@ -79,6 +79,7 @@ class _Context:
     amp_dtype: torch.dtype | None
     mean: torch.Tensor  # [1, C, 1, 1]
     std: torch.Tensor
+    warnings: list[str] = field(default_factory=list)  # recorded in the summary
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return device.autocast(self.device, self.amp_dtype)
@@ -147,7 +148,7 @@ def run_trial(
         return finished
     started = time.perf_counter()
     ctx = _context(hparams, settings, data, trial_dir, on_epoch, components)
-    saved = checkpoint.load_last(trial_dir, ctx.fingerprint())
+    saved = checkpoint.load_last(trial_dir, ctx.fingerprint(), ctx.warnings)
     batch = saved["batch_size"] if saved else hparams.train_batch_size
     attempts = [Attempt(**a) for a in saved["attempts"]] if saved else []
     prior_seconds = saved["seconds"] if saved else 0.0
@@ -404,6 +405,7 @@ def _finish(
         images_per_sec=statistics.median(r["images_per_sec"] for r in history) if history else None,
         peak_memory_mb=device.peak_memory_mb(ctx.device),
         trial_dir=str(ctx.trial_dir),
+        warnings=ctx.warnings,
     )
     artifacts.write_trial_artifacts(ctx.trial_dir, summary, history)
     checkpoint.drop_last(ctx.trial_dir)
@@ -411,5 +413,4 @@ def _finish(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return text[:300]
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
