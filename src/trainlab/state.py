@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from trainlab.space import HParams
 
-TrialStatus = Literal["complete", "diverged", "failed"]
+TrialStatus = Literal["complete", "diverged", "failed", "pruned"]
 
 
 class Attempt(BaseModel):

@@ -131,6 +131,7 @@ class _Context:
     components: TrialComponents
     trial_dir: Path
     on_epoch: Callable[[dict], None] | None
+    should_stop: Callable[[int, float], bool] | None  # (epoch, val_acc) -> prune now?
     oom_above: int | None
     amp_dtype: torch.dtype | None
     mean: torch.Tensor  # [1, C, 1, 1]
@@ -177,19 +178,21 @@ def run_trial(
     *,
     on_epoch: Callable[[dict], None] | None = None,
     components: TrialComponents | None = None,
+    should_stop: Callable[[int, float], bool] | None = None,
 ) -> TrialSummary:
     """Train one configuration into `trial_dir` and return its summary (see module doc).
 
     Out-of-memory, divergence and failure are recorded in the summary, not raised; any other
     exception (including one raised by `on_epoch`) propagates and leaves checkpoint_last.pt
-    for the next call to continue from.
+    for the next call to continue from. `should_stop(epoch, val_acc)` returning True after an
+    epoch ends the trial with status "pruned" (curve, test score and artifacts kept).
     """
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     if (trial_dir / SUMMARY).is_file():
         return TrialSummary.model_validate(read_json(trial_dir / SUMMARY))
     started = time.perf_counter()
-    ctx = _context(hparams, settings, data, trial_dir, on_epoch, components)
+    ctx = _context(hparams, settings, data, trial_dir, on_epoch, components, should_stop)
     saved = _load_checkpoint(ctx)
     batch = saved["batch_size"] if saved else hparams.train_batch_size
     attempts = [Attempt(**a) for a in saved["attempts"]] if saved else []
@@ -202,7 +205,7 @@ def run_trial(
     while fit is None:
         try:
             fit = _fit(ctx, batch, attempts, saved, elapsed)
-            outcome = "ok" if fit.status == "complete" else "diverged"
+            outcome = "diverged" if fit.status == "diverged" else "ok"
             attempts.append(Attempt(batch_size=batch, outcome=outcome, detail=fit.reason or ""))
         except Exception as exc:
             if not _is_oom(exc):
@@ -228,6 +231,7 @@ def _context(
     trial_dir: Path,
     on_epoch: Callable[[dict], None] | None,
     components: TrialComponents | None,
+    should_stop: Callable[[int, float], bool] | None = None,
 ) -> _Context:
     device = resolve_device(settings.device)
     amp_dtype = None
@@ -245,6 +249,7 @@ def _context(
         components=components or TrialComponents(),
         trial_dir=trial_dir,
         on_epoch=on_epoch,
+        should_stop=should_stop,
         oom_above=_simulated_oom_limit(),
         amp_dtype=amp_dtype,
         mean=torch.tensor(data.mean, device=device).view(shape),
@@ -301,6 +306,10 @@ def _fit(
         _write_metrics_csv(ctx.trial_dir / METRICS_CSV, history)
         if ctx.on_epoch is not None:
             ctx.on_epoch({**row, "epochs": settings.epochs})
+        stop = ctx.should_stop is not None and ctx.should_stop(epoch, val["acc"])
+        if stop and epoch < settings.epochs:  # the callback sees every epoch, the last too
+            status, reason = "pruned", f"pruned after epoch {epoch} (val_acc {val['acc']:.4f})"
+            break
     test = _score_test(ctx, loop.model, best, best_model, 2 * batch_size)
     return _Fit(status=status, reason=reason, history=history, best=best, test=test)
 
