@@ -231,7 +231,7 @@ def _context(
     trial_dir: Path,
     on_epoch: Callable[[dict], None] | None,
     components: TrialComponents | None,
-    should_stop: Callable[[int, float], bool] | None = None,
+    should_stop: Callable[[int, float], bool] | None,
 ) -> _Context:
     device = resolve_device(settings.device)
     amp_dtype = None
