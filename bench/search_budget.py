@@ -45,6 +45,7 @@ from trainlab.search.pruning import epoch_callback, make_pruner
 from trainlab.search.study import make_sampler, tell_state
 from trainlab.state import TrialSummary
 from trainlab.training.data import ImageSplits, load_splits, stratified_split
+from trainlab.training import trainer
 from trainlab.training.trainer import run_trial
 
 HYBRID = "hybrid (study + 30 % consultants + ASHA)"
@@ -235,6 +236,18 @@ def summarize(record: dict[str, Any], out: Path) -> str:
     return "\n\n".join(parts)
 
 
+def merged(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of the same settings (e.g. seeds 0 and 1–9) as one record."""
+    budgets = {r["settings"]["budget_epochs"] for r in records}
+    if len(budgets) != 1:
+        raise SystemExit(f"--summarize: the files have different budgets {sorted(budgets)}")
+    out = {"settings": records[0]["settings"], "results": {}}
+    for record in records:
+        for setting, runs in record["results"].items():
+            out["results"].setdefault(setting, {}).update(runs)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -243,13 +256,16 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_budget.json"))
-    parser.add_argument("--summarize", type=Path, help="only print the table of a JSON file")
+    parser.add_argument(
+        "--summarize", type=Path, nargs="+", help="only print the table of these JSON files"
+    )
     args = parser.parse_args()
     if args.summarize:
-        print(summarize(json.loads(args.summarize.read_text()), args.summarize))
+        print(summarize(merged([json.loads(p.read_text()) for p in args.summarize]), args.out))
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads)
+    trainer.plot_trial = lambda *a, **k: None  # per-trial PNGs: ~1 s a trial, no effect on scores
     record = {
         "settings": {
             "budget_epochs": args.budget_epochs,

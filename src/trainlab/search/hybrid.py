@@ -49,7 +49,10 @@ def run_hybrid(
     *,
     persistent: bool = True,
 ) -> HybridRun:
-    """Spend the epoch budget on trials chosen by the optimizer and the consultants."""
+    """Spend the epoch budget on trials chosen by the optimizer and the consultants.
+
+    Deterministic given the seed, so calling it again on the same folder (a resume) makes the
+    same decisions, reuses every finished trial and continues the study from `optuna.db`."""
     search = SearchStudy.open(
         settings.sampler,
         train.seed,
@@ -65,13 +68,12 @@ def run_hybrid(
             break
         decision, advice = _decide(round_, search, allocator, consultant, run, prior)
         epochs = run.budget.next_epochs(train.epochs)
-        trial = search.start(round_, decision.hparams, decision.source)
         summary = run_trial(
             decision.hparams,
             train.model_copy(update={"epochs": epochs, "patience": epochs}),
             data,
             folder / f"trial_{round_:03d}",
-            should_stop=epoch_callback(trial, search.report),
+            should_stop=_pruning_callback(search, round_, decision),
         )
         rows = _read_rows(Path(summary.trial_dir) / METRICS_CSV)
         search.record(round_, summary, [r["val_acc"] for r in rows], decision.source)
@@ -113,6 +115,15 @@ def _decide(
             decision.hparams, decision.source, f"{decision.justification} {advice.rationale}"
         )
     return decision, advice
+
+
+def _pruning_callback(search: SearchStudy, round_: int, decision: Decision):
+    """The trainer's callback for this round; None when a resumed run already recorded it
+    (the trainer then returns the trial's summary.json without training)."""
+    recorded = search.trial_of(round_)
+    if recorded is not None and recorded.state.is_finished():
+        return None
+    return epoch_callback(search.start(round_, decision.hparams, decision.source), search.report)
 
 
 def _read_rows(path: Path) -> list[dict[str, float]]:
