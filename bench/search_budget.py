@@ -44,8 +44,8 @@ from trainlab.search.hybrid import HybridSettings, run_hybrid
 from trainlab.search.pruning import epoch_callback, make_pruner
 from trainlab.search.study import make_sampler, tell_state
 from trainlab.state import TrialSummary
-from trainlab.training.data import ImageSplits, load_splits, stratified_split
 from trainlab.training import trainer
+from trainlab.training.data import ImageSplits, load_splits, stratified_split
 from trainlab.training.trainer import run_trial
 
 HYBRID = "hybrid (study + 30 % consultants + ASHA)"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from lab_records import trial_summary
 
-from tests.unit.lab_records import trial_summary
+from trainlab.agents.base import RoundView, Trial
+from trainlab.agents.offline import ExpertConsultant
 from trainlab.research.knowledge import KNOWLEDGE_BASE
 from trainlab.search.advice_record import (
     DEFAULT_LEARNING_RATE,
@@ -15,6 +17,7 @@ from trainlab.search.advice_record import (
 from trainlab.search.budget import EpochBudget
 from trainlab.search.consultant import Outcome, RemedyConsultant
 from trainlab.space import HParams
+from trainlab.state import FinalConfig, Remedy, ResearchNote
 
 ADAM = HParams(
     optimizer="adam",
@@ -79,3 +82,14 @@ def test_consultant_does_not_repeat_a_remedy_that_did_worse() -> None:
     assert second.remedy is None and second.hparams.optimizer == "adam"
     assert "local step" in second.rationale
     assert consultant.propose(2, [], book) is None
+
+
+def test_offline_expert_switching_optimizer_takes_an_lr_suited_to_it() -> None:
+    healthy = Remedy(flag="healthy", action="try SGD", changes=TRY_SGD.changes, reference="r")
+    final = FinalConfig(round=1, hparams=ADAM, source="b", justification="", policy="t")
+    trial = Trial(final, trial_summary(ADAM, best_val_acc=0.9, epochs_run=3))
+    note = ResearchNote(round=1, query="healthy", remedies=[healthy], policy="t")
+    proposal = ExpertConsultant(seed=0).propose(RoundView(2, (trial,), None, note), None)
+    assert proposal.hparams.optimizer == "sgd"
+    assert proposal.hparams.learning_rate == DEFAULT_LEARNING_RATE["sgd"]  # not adam's 0.0039
+    assert any("suited to sgd" in w for w in proposal.warnings)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+from lab_records import trial_summary
 from optuna.trial import TrialState
 
-from tests.unit.lab_records import trial_summary
 from trainlab.search.study import STUDY_FILE, STUDY_NAME, SearchStudy
 from trainlab.space import HParams
 

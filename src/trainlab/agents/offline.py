@@ -14,6 +14,7 @@ from trainlab import space
 from trainlab.agents.base import Advisors, RoundView, Trial
 from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
 from trainlab.research.knowledge import remedies_for
+from trainlab.search.advice_record import apply_remedy
 from trainlab.space import HParams
 from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
 
@@ -158,19 +159,23 @@ class ExpertConsultant:
             return LITERATURE_PRIOR, f"Start from a literature prior ({PRIOR_REFERENCE}).", []
         remedies = view.research.remedies if view.research else []
         if remedies and last.score >= best.score - CLOSE_TO_BEST:
-            return self._apply(last.summary.effective_hparams, remedies)
+            scored = [(t.summary.effective_hparams, t.score) for t in view.history]
+            return self._apply(last.summary.effective_hparams, remedies, scored)
         step = perturb(best.summary.effective_hparams, round_rng(self.seed, view.round, "best"))
         return step, f"Refine the best so far ({best.score:.4f}) with a local step.", []
 
     @staticmethod
-    def _apply(base: HParams, remedies: Sequence[Remedy]) -> tuple[HParams, str, list[str]]:
+    def _apply(
+        base: HParams, remedies: Sequence[Remedy], scored: Sequence[tuple[HParams, float]]
+    ) -> tuple[HParams, str, list[str]]:
         """Per flag, the first alternative that changes the configuration and touches no
-        parameter an earlier flag's remedy already changed (a clamped no-op is skipped)."""
+        parameter an earlier flag's remedy already changed (a clamped no-op is skipped).
+        A change of optimizer brings the lr suited to it (best measured in `scored`)."""
         hparams, applied, notes, touched, done = base, [], [], set(), set()
         for remedy in remedies:
             if remedy.flag in done or not touched.isdisjoint(remedy.changes):
                 continue
-            candidate, warnings_ = space.apply_changes(hparams, remedy.changes)
+            candidate, warnings_ = apply_remedy(hparams, remedy.changes, scored)
             if candidate == hparams:
                 notes.append(f"{remedy.action}: no effect at the bounds of the space")
                 continue
