@@ -84,3 +84,10 @@ def test_unknown_sampler_is_refused_before_a_file_is_written(tmp_path: Path, nam
     with pytest.raises(ValueError, match="--sampler must be one of tpe, cmaes"):
         SearchStudy.open(name, 0, run_dir=tmp_path)
     assert not (tmp_path / STUDY_FILE).exists()
+
+
+def test_a_round_cannot_jump_the_queued_prior() -> None:
+    search = SearchStudy.open("tpe", 0, prior=PRIOR)
+    with pytest.raises(ValueError, match="next trial is sgd lr=0.05"):
+        search.start(1, OTHER, "optimizer")
+    assert search.start(1, PRIOR, "prior").params == PRIOR.model_dump()

@@ -126,8 +126,11 @@ class SearchStudy:
             if existing.state.is_finished():
                 raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
             return optuna.trial.Trial(self.study, existing._trial_id)  # no public id getter
-        if self.waiting() != hparams:
+        queued = self.waiting()
+        if queued is None:
             self.study.enqueue_trial(hparams.model_dump(), user_attrs={SOURCE_ATTR: source})
+        elif queued != hparams:  # ask() would hand out the queued configuration instead
+            raise ValueError(f"round {round_}: the study's next trial is {queued.brief()}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = self.study.ask(self.distributions)
