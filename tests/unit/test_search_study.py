@@ -88,6 +88,6 @@ def test_unknown_sampler_is_refused_before_a_file_is_written(tmp_path: Path, nam
 
 def test_a_round_cannot_jump_the_queued_prior() -> None:
     search = SearchStudy.open("tpe", 0, prior=PRIOR)
-    with pytest.raises(ValueError, match="next trial is sgd lr=0.05"):
+    with pytest.raises(ValueError, match=r"next trial is sgd lr=0\.05"):
         search.start(1, OTHER, "optimizer")
     assert search.start(1, PRIOR, "prior").params == PRIOR.model_dump()
