@@ -9,8 +9,8 @@ validation split; the test accuracy reported is the selected trial's (scored onc
 weights). Writes the raw figures as JSON (after every seed, so a partial run is usable), a
 Markdown table with median, IQR, trials and paired Wilcoxon tests, and an anytime plot.
 
-    OMP_NUM_THREADS=1 python bench/search_budget.py --seeds 10 --budget-epochs 24
-    python bench/search_budget.py --summarize bench/results/search_budget.json
+    OMP_NUM_THREADS=1 python bench/search_budget.py --seeds 10 --budget-epochs 30
+    python bench/search_budget.py --summarize a.json b.json --out bench/results/search_budget.json
 """
 
 from __future__ import annotations
@@ -257,11 +257,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_budget.json"))
     parser.add_argument(
-        "--summarize", type=Path, nargs="+", help="only print the table of these JSON files"
+        "--summarize", type=Path, nargs="+", help="merge these JSON files into --out, print"
     )
     args = parser.parse_args()
     if args.summarize:
-        print(summarize(merged([json.loads(p.read_text()) for p in args.summarize]), args.out))
+        record = merged([json.loads(p.read_text()) for p in args.summarize])
+        args.out.write_text(json.dumps(record, indent=1))
+        print(summarize(record, args.out))
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads)
