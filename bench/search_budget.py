@@ -106,6 +106,9 @@ METHODS: dict[str, Method] = {
     "optuna TPE": lambda *a: run_optuna("tpe", "none", *a),
     "optuna CMA-ES": lambda *a: run_optuna("cmaes", "none", *a),
     "optuna TPE + Hyperband": lambda *a: run_optuna("tpe", "hyperband", *a),
+    "optuna TPE + ASHA (ablation: hybrid without consultants)": lambda *a: run_optuna(
+        "tpe", "asha", *a
+    ),
     HYBRID: run_lab,
 }
 
