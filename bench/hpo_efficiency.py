@@ -23,9 +23,9 @@ from pathlib import Path
 import optuna
 import torch
 
-from graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab import space
 from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime
 from trainlab.state import TrialSummary
 from trainlab.training.data import load_splits

@@ -16,9 +16,10 @@ import time
 
 import torch
 
-from trainlab.k1.continual import Learner, resolve_device
+from trainlab.k1.continual import Learner
 from trainlab.k1.data import encode, load_domain
 from trainlab.k1.settings import K1Settings
+from trainlab.training.device import resolve_device
 
 
 def time_steps(learner: Learner, tokens: torch.Tensor, steps: int) -> float:

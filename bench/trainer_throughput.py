@@ -34,13 +34,10 @@ from torchvision import transforms
 from trainlab.config import TrainSettings
 from trainlab.space import HParams
 from trainlab.training.data import ImageSplits
+from trainlab.training.device import resolve_device
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import (
-    default_optimizer,
-    lr_multiplier,
-    resolve_device,
-    run_trial,
-)
+from trainlab.training.optim import default_optimizer, lr_multiplier
+from trainlab.training.trainer import run_trial
 
 SECTION = "## Trainer throughput"
 EPOCHS = 2  # the first warms up, the second is measured

@@ -5,22 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-# Each subcommand lives in its own module exposing `main(argv: list[str]) -> int`.
-SUBCOMMANDS: dict[str, str] = {
-    "train": "trainlab.training.cli",
-    "experiment": "trainlab.experiments.cli",
-    "components": "trainlab.components.cli",
-    "k1": "trainlab.k1.cli",
-    "propose": "trainlab.proposals.cli",
-    "ask": "trainlab.proposals.ask_cli",
-}
+from trainlab.commands.options import exit_code
+
+# Each subcommand is a module of trainlab.commands exposing `main(argv: list[str]) -> int`.
+SUBCOMMANDS: tuple[str, ...] = ("train", "experiment", "components", "k1", "propose", "ask")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]])
-        return module.main(argv[1:])
-    from trainlab.lab_cli import main as lab_main
-
-    return lab_main(argv)
+    name = argv.pop(0) if argv and argv[0] in SUBCOMMANDS else "lab"
+    module = importlib.import_module(f"trainlab.commands.{name}")
+    try:
+        return module.main(argv)
+    except SystemExit as exc:  # argparse's --help or a bad flag
+        return exit_code(exc)

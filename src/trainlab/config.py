@@ -7,19 +7,26 @@ moment a client is built, so dumping settings to config.json can never leak one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DatasetName = Literal["cifar10", "digits", "synthetic"]
-ROLES: tuple[str, ...] = ("gen_a", "gen_b", "supervisor", "exec", "researcher")
-DEFAULT_MODELS: dict[str, str] = {
-    "gen_a": "gemini-2.5-flash",
-    "gen_b": "gemini-2.5-flash",
-    "supervisor": "gemini-2.5-pro",
-    "exec": "gemini-2.5-flash",
-    "researcher": "gemini-2.5-flash",
+# env-key role name (GEMINI_API_KEY_<ROLE>, --models.<role>) → the graph node it serves
+ROLE_NODES: dict[str, str] = {
+    "gen_a": "consultant_a",
+    "gen_b": "consultant_b",
+    "supervisor": "supervisor",
+    "exec": "analyst",
+    "researcher": "researcher",
 }
+ROLES: tuple[str, ...] = tuple(ROLE_NODES)
+# Gemini model ids, the one place they are written (ai.google.dev models page, checked
+# 2026-12-01: the 2.5 family reached end of life; 3.8 Flash is the newest stable flash model,
+# 3.1 Pro is a preview)
+FLASH_MODEL = "gemini-3.8-flash"
+PRO_MODEL = "gemini-3.1-pro-preview"
+DEFAULT_MODELS: dict[str, str] = {role: FLASH_MODEL for role in ROLES} | {"supervisor": PRO_MODEL}
 
 
 def default_data_dir() -> Path:
@@ -32,16 +39,30 @@ class TrainSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    epochs: int = Field(20, ge=1)
-    patience: int = Field(8, ge=1)
-    scheduler: Literal["none", "cosine"] = "cosine"
-    augment: Literal["none", "basic", "strong"] = "basic"
-    amp: bool = True
-    device: str = "auto"
-    seed: int = 1337
-    save_checkpoints: bool = True
-    num_workers: int = Field(4, ge=0)
-    model_width: int = Field(64, ge=4)
+    epochs: int = Field(20, ge=1, description="epochs per trial")
+    patience: int = Field(8, ge=1, description="early-stopping patience")
+    scheduler: Literal["none", "cosine"] = Field(
+        "cosine", description="learning-rate schedule; cosine has a short linear warmup"
+    )
+    augment: Literal["none", "basic", "strong"] = Field(
+        "basic", description="basic: random crop + flip; strong: also mild colour jitter"
+    )
+    amp: bool = Field(True, description="mixed precision on CUDA (bf16 where supported, else fp16)")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    seed: int = Field(1337, description="seed for everything")
+    save_checkpoints: bool = Field(True, description="keep checkpoint_best.pt per trial")
+    model_width: int = Field(
+        64, ge=4, description="ResNet-9 base width", json_schema_extra={"flag": "--width"}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_num_workers(cls, data: Any) -> Any:
+        """`num_workers` was accepted and never read (data is in memory, no DataLoader): the
+        key of older config.json files is dropped so those runs still resume."""
+        if isinstance(data, dict) and "num_workers" in data:
+            data = {k: v for k, v in data.items() if k != "num_workers"}
+        return data
 
 
 class DataSettings(BaseModel):
@@ -49,9 +70,19 @@ class DataSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dataset: DatasetName = "cifar10"
-    data_dir: Path = Field(default_factory=default_data_dir)
-    val_split: float = Field(0.0, ge=0.0, lt=1.0)
+    dataset: DatasetName = Field(
+        "cifar10",
+        description="cifar10 (downloaded once), digits (scikit-learn, offline) or "
+        "synthetic (tests)",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="dataset cache, shared by all runs"
+    )
+    val_split: float = Field(
+        0.0, ge=0.0, lt=1.0,
+        description="hold this fraction of train out for validation; 0 validates on the test "
+        "split (recorded as val_and_test_same_dataset)",
+    )  # fmt: skip
 
 
 class LabSettings(BaseModel):
@@ -59,14 +90,25 @@ class LabSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rounds: int = Field(10, ge=1)
-    consult_turns: int = Field(2, ge=1)
-    stagnation_rounds: int = Field(3, ge=0)  # rounds without a new best → a proposal; 0: never
-    output_dir: Path = Path("runs")
-    anonymize: bool = True
-    offline: bool = False
-    search_provider: Literal["gemini", "cse", "offline"] = "gemini"
-    models: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODELS))
-    draw_graph: bool = False
+    rounds: int = Field(10, ge=1, description="HPO rounds")
+    consult_turns: int = Field(2, ge=1, description="consultant exchanges per round")
+    stagnation_rounds: int = Field(
+        3, ge=0, description="after K rounds without a new best, ask for a research proposal; "
+        "0: never",
+    )  # fmt: skip
+    output_dir: Path = Field(
+        Path("runs"), description="run folders are created here as <timestamp>/"
+    )
+    anonymize: bool = Field(
+        True, description="never name the dataset or model in agent-facing text"
+    )
+    offline: bool = Field(False, description="use the offline policies even if keys are set")
+    search_provider: Literal["gemini", "cse", "offline"] = Field(
+        "gemini", description="where the researcher looks for remedies"
+    )
+    models: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_MODELS), description="LLM model id"
+    )
+    draw_graph: bool = Field(False, description="save the workflow as RUN_DIR/graph.png")
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)

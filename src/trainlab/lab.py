@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from trainlab.agents.base import Advisors
 from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
-from trainlab.runstore import new_run_dir, write_json
+from trainlab.runstore import RunFolder, new_run_dir, write_json
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
 
 
@@ -44,8 +45,24 @@ class LabRuntime:
     settings: LabSettings
     advisors: Advisors
     display: LabDisplay = field(default_factory=NullDisplay)
-    run_dir: Path | None = None  # where the LLM policies write transcripts (set by init)
+    folder: RunFolder | None = None  # the run's folder: known to the CLI, created by init in Studio
     mode: str = "Agents: offline policies."  # one line: which policies serve the roles
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.folder.path if self.folder else None
+
+    @run_dir.setter
+    def run_dir(self, path: Path | None) -> None:
+        self.folder = RunFolder(path) if path else None
+
+    def transcripts_dir(self) -> Path | None:
+        """Where the LLM policies write transcripts (None until a folder is known)."""
+        return self.run_dir
+
+    def proposals_dir(self) -> Path | None:
+        """Where the proposal team writes its transcripts."""
+        return self.folder.proposals if self.folder else None
 
     @classmethod
     def offline(cls, settings: LabSettings, display: LabDisplay | None = None) -> LabRuntime:
@@ -58,22 +75,23 @@ class LabRuntime:
         """LLM policies for every role with an API key, offline ones for the rest (or all)."""
         runtime = cls.offline(settings, display)
         runtime.run_dir = run_dir
-        runtime.advisors, runtime.mode = build_advisors(settings, lambda: runtime.run_dir)
+        runtime.advisors, runtime.mode = build_advisors(settings, runtime.transcripts_dir)
         return runtime
 
 
 def start_run(settings: LabSettings) -> Path:
     """Create a new run folder and record its settings — never any secret."""
-    run_dir = new_run_dir(settings.output_dir)
-    write_json(run_dir / "config.json", settings.model_dump(mode="json"))
-    return run_dir
+    folder = RunFolder(new_run_dir(settings.output_dir))
+    write_json(folder.config, settings.model_dump(mode="json"))
+    return folder.path
 
 
-def trial_dir(run_dir: Path, round_: int) -> Path:
-    return run_dir / f"trial_{round_ - 1}"
+def trial_dir(run_dir: os.PathLike[str] | str, round_: int) -> Path:
+    """Round k's trial folder (RunFolder.trial, for callers holding a path)."""
+    return RunFolder(run_dir).trial(round_)
 
 
-def execute_trial(runtime: LabRuntime, run_dir: Path, final: FinalConfig) -> TrialSummary:
+def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> TrialSummary:
     """Train the round's configuration (resuming a half-finished trial after a crash)."""
     from trainlab.training.data import load_splits
     from trainlab.training.trainer import run_trial
@@ -84,7 +102,7 @@ def execute_trial(runtime: LabRuntime, run_dir: Path, final: FinalConfig) -> Tri
         final.hparams,
         settings.train,
         data,
-        trial_dir(run_dir.resolve(), final.round),  # absolute: resume may run from elsewhere
+        folder.trial(final.round),
         on_epoch=runtime.display.epoch,
     )
     runtime.display.trial_done(final.round, summary)
@@ -100,15 +118,27 @@ def read_epoch_rows(folder: Path) -> list[dict[str, float]]:
 
 
 def analyze_trial(
-    runtime: LabRuntime, run_dir: Path, summary: TrialSummary, round_: int
+    runtime: LabRuntime, folder: RunFolder, summary: TrialSummary, round_: int
 ) -> Analysis:
-    folder = trial_dir(run_dir, round_)  # not summary.trial_dir: the run folder may have moved
-    analysis = runtime.advisors.analyst.analyze(round_, summary, read_epoch_rows(folder))
-    write_json(folder / "analysis.json", analysis.model_dump(mode="json"))
+    trial = folder.trial(round_)
+    # the stored summary.trial_dir may name where the folder was before it moved: the analyst
+    # (the LLM one writes analysis_llm.txt there) is handed the folder as it is now
+    here = summary.model_copy(update={"trial_dir": str(trial)})
+    analysis = runtime.advisors.analyst.analyze(round_, here, read_epoch_rows(trial))
+    write_json(trial / "analysis.json", analysis.model_dump(mode="json"))
     return analysis
 
 
-def research_remedies(runtime: LabRuntime, run_dir: Path, analysis: Analysis) -> ResearchNote:
+def research_remedies(runtime: LabRuntime, folder: RunFolder, analysis: Analysis) -> ResearchNote:
     note = runtime.advisors.researcher.research(analysis)
-    write_json(trial_dir(run_dir, analysis.round) / "research.json", note.model_dump(mode="json"))
+    write_json(folder.trial(analysis.round) / "research.json", note.model_dump(mode="json"))
     return note
+
+
+def hpo_supersteps(settings: LabSettings) -> int:
+    """Supersteps the lab needs: every round (consultation + seven nodes) and the ends."""
+    return settings.rounds * (2 * settings.consult_turns + NODES_PER_ROUND)
+
+
+# supervisor, executor, analyst, researcher, [ask_proposal, proposal,] record
+NODES_PER_ROUND = 7

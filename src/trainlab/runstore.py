@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 CHECKPOINT_DB = "checkpoints.sqlite"
+ARTIFACT_MODE = 0o666  # before the umask, as open() creates files (0644 under umask 022)
 
 
 class RunFolderError(RuntimeError):
@@ -35,11 +37,48 @@ def new_run_dir(output_dir: Path, suffix: str = "") -> Path:
     raise RuntimeError(f"could not create a new run folder under {output_dir}")
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder and the names of what lives in it; the one place a writer resolves
+    a trial folder (the graph state keeps only the path string: wrap it at the node)."""
+
+    path: Path  # a str, Path or RunFolder is accepted (it is os.PathLike)
+
+    def __post_init__(self) -> None:
+        # absolute: a resumed run may be started from another working directory
+        object.__setattr__(self, "path", Path(os.fspath(self.path)).resolve())
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def trial(self, round_: int) -> Path:
+        """Round k trains into trial_{k-1}/."""
+        return self.path / f"trial_{round_ - 1}"
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINT_DB
+
+    @property
+    def proposals(self) -> Path:
+        """The proposal workflow's folder inside a lab run (JSON, Markdown, transcripts)."""
+        return self.path / "proposals"
+
+    @property
+    def graph_png(self) -> Path:
+        return self.path / "graph.png"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temporary file and rename, so a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.chmod(tmp, ARTIFACT_MODE & ~_umask())  # mkstemp makes 0600; artifacts are shared
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -48,6 +87,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -1,33 +1,120 @@
-"""The hyperparameter search space: defined once, read by every prompt, validator and sampler."""
+"""The hyperparameter search space: ONE table, read by every prompt, validator and sampler.
+
+`SPACE` lists each dimension once (name, kind, bounds or choices, log scale, description, the
+`train` flag and its default). Everything else is derived from it: `FIELDS`, `HParams`'s
+checks, `coerce` / `apply_changes`, `describe()` (prompts), `answer_fields()` (the LLM answer
+schema), `optuna_distributions()`, `perturb()` and the `train` flags (`add_flags`). Adding a
+dimension: a row here and a typed field in `HParams`, then give it a meaning where trials are
+built (training/optim.py or training/trainer.py); tests/unit/test_space.py keeps the views in
+step with the table.
+"""
 
 from __future__ import annotations
 
+import argparse
 import math
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import optuna
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
-BATCH_SIZES: tuple[int, ...] = (32, 64, 128, 256, 512)
-LEARNING_RATE = (1e-4, 1e-1)
-WEIGHT_DECAY = (1e-5, 1e-1)
-LABEL_SMOOTHING = (0.0, 0.2)
+Kind = Literal["categorical", "float", "int_choice"]
 
-NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
-    "learning_rate": LEARNING_RATE,
-    "weight_decay": WEIGHT_DECAY,
-    "label_smoothing": LABEL_SMOOTHING,
-}
-LOG_SCALE = frozenset({"learning_rate", "weight_decay"})
-FIELDS: tuple[str, ...] = (
-    "optimizer",
-    "learning_rate",
-    "train_batch_size",
-    "weight_decay",
-    "label_smoothing",
+
+@dataclass(frozen=True)
+class Dimension:
+    """One hyperparameter: its kind and range, what it means, and how `train` sets it."""
+
+    name: str
+    kind: Kind  # categorical: one of `choices` (str); float: within `bounds`; int_choice: ints
+    description: str
+    flag: str  # the `train` subcommand's flag
+    default: Any  # `train`'s default, and the literature prior the offline consultant starts at
+    choices: tuple[Any, ...] = ()
+    bounds: tuple[float, float] = (0.0, 0.0)
+    log: bool = False
+    step: float | None = None  # perturb: σ of the log-factor (log), ± step (float), ×/÷ factor
+    # (int_choice); None: never perturbed
+    short: str = ""  # label in one-line summaries ("lr=0.05"); "" shows the bare value
+
+    @property
+    def type(self) -> type:
+        return {"categorical": str, "float": float, "int_choice": int}[self.kind]
+
+    def domain(self) -> str:
+        """The allowed values in words: 'one of a, b' or 'float in [low, high] (log scale)'."""
+        if self.kind != "float":
+            return f"one of {', '.join(map(str, self.choices))}"
+        low, high = self.bounds
+        return f"float in [{low:g}, {high:g}]" + (" (log scale)" if self.log else "")
+
+
+SPACE: tuple[Dimension, ...] = (
+    Dimension(
+        "optimizer",
+        "categorical",
+        "adam = AdamW, sgd = SGD with Nesterov momentum",
+        "--optimizer",
+        "sgd",
+        choices=("adam", "sgd"),
+    ),
+    Dimension(
+        "learning_rate",
+        "float",
+        "peak learning rate of the schedule",
+        "--lr",
+        0.05,
+        short="lr",
+        bounds=(1e-4, 1e-1),
+        log=True,
+        step=0.6,
+    ),
+    Dimension(
+        "train_batch_size",
+        "int_choice",
+        "training examples per step",
+        "--batch-size",
+        128,
+        short="bs",
+        choices=(32, 64, 128, 256, 512),
+        step=2.0,
+    ),
+    Dimension(
+        "weight_decay",
+        "float",
+        "weight decay (decoupled for adam)",
+        "--weight-decay",
+        5e-4,
+        short="wd",
+        bounds=(1e-5, 1e-1),
+        log=True,
+        step=0.6,
+    ),
+    Dimension(
+        "label_smoothing",
+        "float",
+        "label smoothing of the cross-entropy loss",
+        "--label-smoothing",
+        0.1,
+        short="ls",
+        bounds=(0.0, 0.2),
+        step=0.05,
+    ),
 )
+
+DIMENSIONS: dict[str, Dimension] = {d.name: d for d in SPACE}
+FIELDS: tuple[str, ...] = tuple(DIMENSIONS)
+FLAGS: dict[str, str] = {d.name: d.flag for d in SPACE}  # so errors name what the user typed
+OPTIMIZERS: tuple[str, ...] = DIMENSIONS["optimizer"].choices
+BATCH_SIZES: tuple[int, ...] = DIMENSIONS["train_batch_size"].choices
+LEARNING_RATE = DIMENSIONS["learning_rate"].bounds
+NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
+    d.name: d.bounds for d in SPACE if d.kind == "float"
+}
+LOG_SCALE = frozenset(d.name for d in SPACE if d.log)
 
 
 class SpaceError(ValueError):
@@ -45,19 +132,16 @@ class HParams(BaseModel):
     weight_decay: float
     label_smoothing: float
 
-    @field_validator("learning_rate", "weight_decay", "label_smoothing")
+    @field_validator("*")
     @classmethod
-    def _within_bounds(cls, value: float, info: Any) -> float:
-        low, high = NUMERIC_BOUNDS[info.field_name]
-        if not (math.isfinite(value) and low <= value <= high):
-            raise ValueError(f"{info.field_name}={value} is outside [{low:g}, {high:g}]")
-        return value
-
-    @field_validator("train_batch_size")
-    @classmethod
-    def _allowed_batch(cls, value: int) -> int:
-        if value not in BATCH_SIZES:
-            raise ValueError(f"train_batch_size={value} is not one of {list(BATCH_SIZES)}")
+    def _in_space(cls, value: Any, info: ValidationInfo) -> Any:
+        dim = DIMENSIONS[info.field_name]
+        if dim.kind == "float":
+            low, high = dim.bounds
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"{dim.name}={value} is outside [{low:g}, {high:g}]")
+        elif value not in dim.choices:
+            raise ValueError(f"{dim.name}={value} is not one of {list(dim.choices)}")
         return value
 
     def key(self) -> tuple[Any, ...]:
@@ -66,10 +150,18 @@ class HParams(BaseModel):
         return tuple(_round_sig(v) if isinstance(v, float) else v for v in values)
 
     def brief(self) -> str:
-        return (
-            f"{self.optimizer} lr={self.learning_rate:.3g} bs={self.train_batch_size} "
-            f"wd={self.weight_decay:.3g} ls={self.label_smoothing:.3g}"
-        )
+        """One line, e.g. 'sgd lr=0.05 bs=128 wd=0.0005 ls=0.1'."""
+        parts = []
+        for dim in SPACE:
+            value = getattr(self, dim.name)
+            text = f"{value:.3g}" if isinstance(value, float) else str(value)
+            parts.append(f"{dim.short}={text}" if dim.short else text)
+        return " ".join(parts)
+
+
+def defaults() -> HParams:
+    """Every dimension at its default: `train`'s defaults and the offline literature prior."""
+    return HParams(**{d.name: d.default for d in SPACE})
 
 
 def _round_sig(value: float, digits: int = 3) -> float:
@@ -88,64 +180,44 @@ def _as_number(name: str, raw: Any) -> float:
     return value
 
 
-def _nearest_batch(value: float) -> int:
-    if value <= 0:
-        raise SpaceError(f"train_batch_size must be positive, got {value:g}")
-    return min(BATCH_SIZES, key=lambda b: abs(math.log2(b) - math.log2(value)))
+def _coerce_one(dim: Dimension, raw: Any) -> tuple[Any, str | None]:
+    """One value into its dimension: (value, warning or None); unusable → SpaceError."""
+    if dim.kind == "categorical":
+        value = str(raw).strip().lower()
+        if value not in dim.choices:
+            raise SpaceError(f"{dim.name} must be one of {list(dim.choices)}, got {raw!r}")
+        return value, None
+    number = _as_number(dim.name, raw)
+    if dim.kind == "float":
+        low, high = dim.bounds
+        clamped = min(max(number, low), high)
+        if clamped == number:
+            return clamped, None
+        return clamped, f"{dim.name}={number:g} clamped to {clamped:g} (bounds [{low:g}, {high:g}])"
+    if number <= 0:
+        raise SpaceError(f"{dim.name} must be positive, got {number:g}")
+    nearest = min(dim.choices, key=lambda c: abs(math.log2(c) - math.log2(number)))
+    if nearest == number:
+        return nearest, None
+    return nearest, f"{dim.name}={number:g} snapped to {nearest} (allowed {list(dim.choices)})"
 
 
 def coerce(raw: Mapping[str, Any]) -> tuple[HParams, list[str]]:
     """Turn a proposal into HParams, clamping out-of-range values with a warning each.
 
-    Raises SpaceError when a value is missing, non-numeric or an unknown optimizer: such a
+    Raises SpaceError when a value is missing, non-numeric or an unknown choice: such a
     proposal is unusable and must be rejected, never replaced by a default.
     """
     missing = [name for name in FIELDS if name not in raw]
     if missing:
         raise SpaceError(f"proposal is missing {', '.join(missing)}")
-    optimizer = str(raw["optimizer"]).strip().lower()
-    if optimizer not in OPTIMIZERS:
-        raise SpaceError(f"optimizer must be one of {list(OPTIMIZERS)}, got {raw['optimizer']!r}")
+    values: dict[str, Any] = {}
     warnings: list[str] = []
-    values: dict[str, Any] = {"optimizer": optimizer}
-    for name, (low, high) in NUMERIC_BOUNDS.items():
-        value = _as_number(name, raw[name])
-        clamped = min(max(value, low), high)
-        if clamped != value:
-            warnings.append(f"{name}={value:g} clamped to {clamped:g} (bounds [{low:g}, {high:g}])")
-        values[name] = clamped
-    batch = _as_number("train_batch_size", raw["train_batch_size"])
-    values["train_batch_size"] = _nearest_batch(batch)
-    if values["train_batch_size"] != batch:
-        warnings.append(
-            f"train_batch_size={batch:g} snapped to {values['train_batch_size']} "
-            f"(allowed {list(BATCH_SIZES)})"
-        )
+    for dim in SPACE:
+        values[dim.name], warning = _coerce_one(dim, raw[dim.name])
+        if warning:
+            warnings.append(warning)
     return HParams(**values), warnings
-
-
-def describe() -> str:
-    """The space in words, for prompts and help texts."""
-    return "\n".join(
-        [
-            f"- optimizer: one of {', '.join(OPTIMIZERS)}",
-            f"- learning_rate: float in [{LEARNING_RATE[0]:g}, {LEARNING_RATE[1]:g}] (log scale)",
-            f"- train_batch_size: one of {', '.join(map(str, BATCH_SIZES))}",
-            f"- weight_decay: float in [{WEIGHT_DECAY[0]:g}, {WEIGHT_DECAY[1]:g}] (log scale)",
-            f"- label_smoothing: float in [{LABEL_SMOOTHING[0]:g}, {LABEL_SMOOTHING[1]:g}]",
-        ]
-    )
-
-
-def optuna_distributions() -> dict[str, optuna.distributions.BaseDistribution]:
-    """The space as Optuna distributions (for TPE/CMA-ES ask/tell)."""
-    dists: dict[str, optuna.distributions.BaseDistribution] = {
-        "optimizer": optuna.distributions.CategoricalDistribution(OPTIMIZERS),
-        "train_batch_size": optuna.distributions.CategoricalDistribution(BATCH_SIZES),
-    }
-    for name, (low, high) in NUMERIC_BOUNDS.items():
-        dists[name] = optuna.distributions.FloatDistribution(low, high, log=name in LOG_SCALE)
-    return dists
 
 
 def apply_changes(hparams: HParams, changes: Mapping[str, str]) -> tuple[HParams, list[str]]:
@@ -157,7 +229,7 @@ def apply_changes(hparams: HParams, changes: Mapping[str, str]) -> tuple[HParams
             raise SpaceError(f"unknown hyperparameter {name!r} in change {edit!r}")
         op, operand = edit[0], edit[1:]
         if op == "=":
-            values[name] = operand if name == "optimizer" else float(operand)
+            values[name] = operand if DIMENSIONS[name].kind == "categorical" else float(operand)
         elif op == "*":
             values[name] = values[name] * float(operand)
         elif op == "+":
@@ -165,3 +237,64 @@ def apply_changes(hparams: HParams, changes: Mapping[str, str]) -> tuple[HParams
         else:
             raise SpaceError(f"change {edit!r} for {name} must start with '=', '*' or '+'")
     return coerce(values)
+
+
+# Floats first: the order the offline consultant's recorded runs drew coordinates in.
+_PERTURBABLE = sorted((d for d in SPACE if d.step is not None), key=lambda d: d.kind != "float")
+
+
+def perturb(hparams: HParams, rng: random.Random) -> HParams:
+    """A small random local step in one coordinate (log-scale for log dimensions)."""
+    values: dict[str, Any] = hparams.model_dump()
+    dim = rng.choice(_PERTURBABLE)
+    if dim.log:
+        values[dim.name] *= math.exp(rng.gauss(0.0, dim.step))
+    elif dim.kind == "float":
+        values[dim.name] += rng.choice([-dim.step, dim.step])
+    else:
+        values[dim.name] *= rng.choice([1 / dim.step, dim.step])
+    return coerce(values)[0]
+
+
+# --- views of the table for prompts, schemas, samplers and the `train` command -------------
+
+
+def describe() -> str:
+    """The space in words, for prompts and help texts."""
+    return "\n".join(f"- {d.name}: {d.domain()} — {d.description}" for d in SPACE)
+
+
+def answer_fields() -> dict[str, Any]:
+    """Field definitions of the LLM answer schema (pydantic `create_model` keyword arguments).
+
+    Plain types, not the bounds: out-of-range values must reach `coerce`, which clamps them
+    with a recorded warning instead of rejecting the whole answer.
+    """
+    return {d.name: (d.type, Field(description=f"{d.description}; {d.domain()}")) for d in SPACE}
+
+
+def optuna_distributions() -> dict[str, optuna.distributions.BaseDistribution]:
+    """The space as Optuna distributions (for TPE/CMA-ES ask/tell), categoricals first."""
+    dists: dict[str, optuna.distributions.BaseDistribution] = {}
+    for dim in sorted(SPACE, key=lambda d: d.kind == "float"):
+        if dim.kind == "float":
+            dists[dim.name] = optuna.distributions.FloatDistribution(*dim.bounds, log=dim.log)
+        else:
+            dists[dim.name] = optuna.distributions.CategoricalDistribution(dim.choices)
+    return dists
+
+
+def add_flags(group: argparse._ActionsContainer) -> None:
+    """One `train` flag per dimension (dest = the field name), with its default and range.
+
+    Values are not checked here: `hparams_from_args` builds HParams, whose error names the
+    field; map it back to the flag with `FLAGS`.
+    """
+    for d in SPACE:
+        help_text = f"{d.description}; {d.domain()} (%(default)s)"
+        group.add_argument(d.flag, dest=d.name, type=d.type, default=d.default, help=help_text)
+
+
+def hparams_from_args(args: argparse.Namespace) -> HParams:
+    """The configuration that `add_flags`' flags describe (ValidationError if outside)."""
+    return HParams(**{d.name: getattr(args, d.name) for d in SPACE})

@@ -7,9 +7,10 @@ state, so the checkpointer stores nothing but JSON-like values.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from trainlab.space import HParams
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from graphs.k1 import build_k1_graph, initial_state, run_config
+from trainlab.graphs.k1 import build_k1_graph, initial_state, run_config
 from trainlab.k1.settings import K1Settings
 from trainlab.runstore import open_checkpointer
 

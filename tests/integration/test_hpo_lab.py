@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime, start_run
 from trainlab.runstore import open_checkpointer
 

@@ -9,8 +9,8 @@ import pytest
 from k1_runner import TINY, Crash
 from k1_runner import run_graph as run_k1_graph
 
-from graphs.k1 import build_k1_graph, run_config
 from trainlab.cli import main
+from trainlab.graphs.k1 import build_k1_graph, run_config
 from trainlab.runstore import open_checkpointer
 
 

@@ -12,8 +12,8 @@ from k1_runner import TINY as BASE
 from k1_runner import Crash
 from k1_runner import run_graph as run_k1_graph
 
-from graphs.k1 import build_k1_graph, run_config
 from trainlab.cli import main
+from trainlab.graphs.k1 import build_k1_graph, run_config
 from trainlab.k1 import experiment
 from trainlab.runstore import open_checkpointer
 

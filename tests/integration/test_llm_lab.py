@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.agents.credentials import ROLE_KEY_VARS, SECRET_VARS
 from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime, start_run
 from trainlab.research import search
 from trainlab.runstore import open_checkpointer

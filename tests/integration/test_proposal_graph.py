@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from graphs.hpo import build_hpo_graph, recursion_limit
-from graphs.proposal import ORDER, build_proposal_graph
 from trainlab import lab
 from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
+from trainlab.graphs.proposal import ORDER, build_proposal_graph
 from trainlab.proposals.agents import Agent, Team, offline_team
-from trainlab.proposals.lab import stagnated
 from trainlab.proposals.request import Draft
+from trainlab.proposals.stagnation import stagnated
 from trainlab.runstore import open_checkpointer
 from trainlab.state import FinalConfig, TrialSummary
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_llm_lab import _schema_name, completion, serve  # the loopback server's plumbing
 
-from graphs.proposal import ORDER, build_proposal_graph
+from trainlab.graphs.proposal import ORDER, build_proposal_graph
 from trainlab.proposals.agents import build_team
 from trainlab.proposals.schema import ResearchProposal
 

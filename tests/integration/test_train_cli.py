@@ -14,7 +14,7 @@ import pytest
 import torchvision.datasets.cifar as tv_cifar
 
 from trainlab.cli import main
-from trainlab.training.trainer import SIMULATE_OOM_ENV
+from trainlab.training.device import SIMULATE_OOM_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = {

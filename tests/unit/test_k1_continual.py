@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay, amp_dtype
+from trainlab.k1.continual import EWC, Learner, LearnerConfig, Replay
 from trainlab.k1.model import ModelConfig
 from trainlab.k1.sparse import SparseConfig
+from trainlab.training.device import amp_dtype
 
 CFG = LearnerConfig(
     model=ModelConfig(d_model=16, n_layers=2, n_heads=2, d_ff=32, seq_len=16),
@@ -37,6 +38,30 @@ def test_cuda_oom_halves_the_batch_records_it_and_goes_on(monkeypatch) -> None:
     stats = learner.train(TOKENS, 3)
     assert stats.oom_events == [{"step": 1, "from": 8}]
     assert learner.batch_size == 4 and len(stats.losses) == 3
+
+
+@pytest.mark.parametrize(
+    ("error", "steps_down"),
+    [(RuntimeError("CUDA error: out of memory"), True), (RuntimeError("shape mismatch"), False)],
+)
+def test_oom_is_recognised_as_the_trainer_recognises_it(
+    monkeypatch, error: RuntimeError, steps_down: bool
+) -> None:
+    learner = Learner("k1", CFG, 0, CPU)
+    real_loss, calls = learner.model.loss, {"n": 0}
+
+    def flaky(batch: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise error
+        return real_loss(batch)
+
+    monkeypatch.setattr(learner.model, "loss", flaky)
+    if steps_down:
+        assert learner.train(TOKENS, 1).oom_events == [{"step": 0, "from": 8}]
+    else:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            learner.train(TOKENS, 1)
 
 
 def test_oom_at_batch_one_is_raised(monkeypatch) -> None:

@@ -20,7 +20,7 @@ from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import KnowledgeBaseResearcher, TPEConsultant, TrackRecordSupervisor
 from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
 from trainlab.agents.transcripts import TranscriptSink
-from trainlab.config import LabSettings
+from trainlab.config import FLASH_MODEL, PRO_MODEL, LabSettings
 from trainlab.lab import LabRuntime
 from trainlab.research.search import CSESearch, GeminiGroundedSearch
 
@@ -82,11 +82,11 @@ def test_every_role_with_a_key_gets_its_llm_and_own_client():
     assert isinstance(advisors.analyst, LLMAnalyst)
     assert isinstance(advisors.researcher, LLMResearcher)
     sup = advisors.supervisor.llm.chat
-    assert sup.model_name == "gemini-2.5-pro" and sup.openai_api_key.get_secret_value() == "key-SUP"
+    assert sup.model_name == PRO_MODEL and sup.openai_api_key.get_secret_value() == "key-SUP"
     assert sup.openai_api_base == GEMINI_DEFAULT_BASE_URL and sup.max_retries >= 1
     assert advisors.consultant_b.llm.chat.openai_api_key.get_secret_value() == "key-GEN_B"
     assert isinstance(advisors.researcher.provider, GeminiGroundedSearch)
-    assert "supervisor=gemini-2.5-pro" in mode and "Gemini Google Search grounding" in mode
+    assert f"supervisor={PRO_MODEL}" in mode and "Gemini Google Search grounding" in mode
     assert not any(key in mode for key in env.values())
 
 
@@ -159,7 +159,7 @@ def test_runtime_create_reads_dotenv_and_transcribes_into_its_run_dir(monkeypatc
     assert isinstance(runtime.advisors.consultant_a, LLMConsultant)
     assert isinstance(runtime.advisors.consultant_b, LLMConsultant)
     assert isinstance(runtime.advisors.supervisor, TrackRecordSupervisor)
-    assert runtime.mode.startswith("Agents: LLM gen_a=gemini-2.5-flash, gen_b=")
+    assert runtime.mode.startswith(f"Agents: LLM gen_a={FLASH_MODEL}, gen_b=")
     transcripts = runtime.advisors.consultant_a.llm.transcripts
     runtime.run_dir = tmp_path / "moved"  # what the graph's init node does
     transcripts.write(1, {"note": "x"})

@@ -13,8 +13,10 @@ from trainlab.config import TrainSettings
 from trainlab.search.pruning import PRUNERS, PredictivePruner, epoch_callback, make_pruner
 from trainlab.search.study import SearchStudy
 from trainlab.space import HParams
+from trainlab.training.artifacts import METRICS_CSV, SUMMARY
+from trainlab.training.checkpoint import CHECKPOINT_LAST
 from trainlab.training.data import ImageSplits
-from trainlab.training.trainer import CHECKPOINT_LAST, METRICS_CSV, SUMMARY, run_trial
+from trainlab.training.trainer import run_trial
 
 HP = HParams(
     optimizer="adam",

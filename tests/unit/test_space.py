@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import random
 
 import pytest
 from pydantic import ValidationError
 
 from trainlab import space
+from trainlab.agents.schemas import HParamsOut
 from trainlab.space import HParams, SpaceError, coerce
 
 VALID = {
@@ -113,3 +116,62 @@ def test_every_view_of_the_space_covers_every_field() -> None:
     assert dists["learning_rate"].log and not dists["label_smoothing"].log
     text = space.describe()
     assert all(name in text for name in space.FIELDS)
+
+
+# --- every consumer's view is derived from the one table (they cannot drift) -----------------
+
+
+def test_fields_and_hparams_follow_the_table() -> None:
+    names = tuple(d.name for d in space.SPACE)
+    assert space.FIELDS == names == tuple(HParams.model_fields)
+    assert {d.name: d.flag for d in space.SPACE} == space.FLAGS
+    assert space.defaults() == HParams(**{d.name: d.default for d in space.SPACE})
+
+
+def test_the_llm_answer_schema_has_one_field_per_dimension_with_its_domain() -> None:
+    fields = HParamsOut.model_fields
+    assert tuple(fields) == space.FIELDS
+    for dim in space.SPACE:
+        assert fields[dim.name].annotation is dim.type
+        assert dim.domain() in fields[dim.name].description
+
+
+def test_optuna_distributions_match_the_table() -> None:
+    dists = space.optuna_distributions()
+    for dim in space.SPACE:
+        dist = dists[dim.name]
+        if dim.kind == "float":
+            assert (dist.low, dist.high, dist.log) == (*dim.bounds, dim.log)
+        else:
+            assert tuple(dist.choices) == dim.choices
+
+
+def test_describe_has_one_line_per_dimension_with_its_domain() -> None:
+    lines = space.describe().splitlines()
+    assert len(lines) == len(space.SPACE)
+    for line, dim in zip(lines, space.SPACE, strict=True):
+        assert line.startswith(f"- {dim.name}: {dim.domain()}")
+
+
+def test_train_flags_come_from_the_table_and_build_the_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    space.add_flags(parser)
+    flags = {a.option_strings[0] for a in parser._actions if a.option_strings}
+    assert set(space.FLAGS.values()) <= flags
+    assert space.hparams_from_args(parser.parse_args([])) == space.defaults()
+    args = parser.parse_args(["--lr", "0.01", "--batch-size", "64", "--optimizer", "adam"])
+    hp = space.hparams_from_args(args)
+    assert (hp.learning_rate, hp.train_batch_size, hp.optimizer) == (0.01, 64, "adam")
+
+
+def test_perturb_moves_one_perturbable_coordinate_and_stays_in_the_space() -> None:
+    start = space.defaults()
+    for seed in range(20):
+        step = space.perturb(start, random.Random(seed))
+        changed = [n for n in space.FIELDS if getattr(step, n) != getattr(start, n)]
+        assert len(changed) <= 1 and "optimizer" not in changed
+
+
+def test_brief_shows_every_dimension_with_its_label() -> None:
+    assert space.defaults().brief() == "sgd lr=0.05 bs=128 wd=0.0005 ls=0.1"
+    assert len(space.defaults().brief().split()) == len(space.SPACE)

@@ -15,7 +15,11 @@ from torch import nn
 
 from trainlab.config import DataSettings, TrainSettings
 from trainlab.space import HParams
+from trainlab.training.artifacts import METRIC_COLUMNS, epoch_row
+from trainlab.training.augment import colour_jitter, random_crop, random_flip
+from trainlab.training.checkpoint import CHECKPOINT_BEST, CHECKPOINT_LAST
 from trainlab.training.data import load_splits
+from trainlab.training.device import SIMULATE_OOM_ENV
 from trainlab.training.metrics import (
     accuracy,
     confusion_matrix,
@@ -23,18 +27,8 @@ from trainlab.training.metrics import (
     macro_f1,
 )
 from trainlab.training.models import ResNet9
-from trainlab.training.trainer import (
-    CHECKPOINT_BEST,
-    CHECKPOINT_LAST,
-    METRIC_COLUMNS,
-    SIMULATE_OOM_ENV,
-    TrialComponents,
-    colour_jitter,
-    lr_multiplier,
-    random_crop,
-    random_flip,
-    run_trial,
-)
+from trainlab.training.optim import lr_multiplier
+from trainlab.training.trainer import TrialComponents, run_trial
 
 HP = HParams(
     optimizer="sgd",
@@ -298,3 +292,8 @@ def test_errors_other_than_oom_propagate(tiny_splits, tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         run_trial(HP, settings(), tiny_splits, tmp_path, components=TrialComponents(loss_fn=broken))
+
+
+def test_an_epoch_row_has_exactly_the_csv_columns() -> None:
+    scores = {"loss": 1.0, "acc": 0.5, "f1": 0.4, "lr": 0.1, "images_per_sec": 10.0}
+    assert tuple(epoch_row(1, scores, scores, 2.0)) == METRIC_COLUMNS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,44 @@ from trainlab.agents.llm import RoleLLM
 from trainlab.agents.offline import TPEConsultant, offline_advisors
 from trainlab.agents.roles import LLMAnalyst, LLMConsultant, LLMResearcher, LLMSupervisor
 from trainlab.agents.transcripts import TranscriptSink
-from trainlab.config import ROLES, LabSettings
+from trainlab.config import ROLE_NODES, ROLES, LabSettings
 from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
 
 OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_RETRIES = 3
+
+
+def environment(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """`env`, or the process environment after reading `.env` (cwd or a parent)."""
+    if env is not None:
+        return env
+    load_dotenv(find_dotenv(usecwd=True))
+    return os.environ
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What every LLM client of a run shares: the sanitizer, the redactor, the transcripts."""
+
+    sanitize: Anonymizer
+    redact: Redactor
+    sink: TranscriptSink
+
+    def role_llm(self, name: str, model: str, chat: ChatOpenAI) -> RoleLLM:
+        return RoleLLM(name, model, chat, self.sanitize, self.redact, self.sink)
+
+
+def client_setup(
+    env: Mapping[str, str],
+    anonymize: bool,
+    terms: list[str],
+    run_dir_provider: Callable[[], Path | None],
+) -> ClientSetup:
+    redact = Redactor(secret_values(env))
+    return ClientSetup(
+        Anonymizer(anonymize, terms), redact, TranscriptSink(run_dir_provider, redact)
+    )
 
 
 def chat_model(model: str, endpoint: Endpoint, env: Mapping[str, str]) -> ChatOpenAI:
@@ -74,9 +107,7 @@ def build_advisors(
     `env` defaults to the process environment after reading `.env` (cwd or a parent); keys are
     read here, handed to the clients and never stored in settings, state or records.
     """
-    if env is None:
-        load_dotenv(find_dotenv(usecwd=True))
-        env = os.environ
+    env = environment(env)
     offline = offline_advisors(settings.train.seed)
     if settings.offline:
         return offline, f"{OFFLINE}; --offline given."
@@ -98,43 +129,38 @@ def role_models(
     run_dir_provider: Callable[[], Path | None],
 ) -> dict[str, RoleLLM]:
     """One client per role with a key, sharing the sanitizer, redactor and transcript sink."""
-    redact = Redactor(secret_values(env))
-    sink = TranscriptSink(run_dir_provider, redact)
-    sanitize = Anonymizer(settings.anonymize, [settings.data.dataset])
+    setup = client_setup(env, settings.anonymize, [settings.data.dataset], run_dir_provider)
     return {
-        role: RoleLLM(role, settings.models[role], chat_model(settings.models[role], ep, env),
-                      sanitize, redact, sink)
+        role: setup.role_llm(
+            role, settings.models[role], chat_model(settings.models[role], ep, env)
+        )
         for role, ep in endpoints.items()
-    }  # fmt: skip
+    }
 
 
 def llm_advisors(
     seed: int, llms: Mapping[str, RoleLLM], provider: SearchProvider | None, offline: Advisors
 ) -> Advisors:
-    """LLM policies where a role has a model, each wrapping its offline policy."""
+    """LLM policies where a node's role (ROLE_NODES) has a model, each wrapping its offline one."""
     sampler = TPEConsultant(seed)
+    role_of = {node: role for role, node in ROLE_NODES.items()}
+    make: dict[str, Callable[[RoleLLM, Any], Any]] = {
+        "consultant_a": lambda m, off: LLMConsultant("consultant_a", m, off, sampler),
+        "consultant_b": lambda m, off: LLMConsultant("consultant_b", m, off, sampler),
+        "supervisor": lambda m, off: LLMSupervisor(m, off, sampler),
+        "analyst": lambda m, off: LLMAnalyst(m, off),
+    }
 
-    def pick(role: str, make: Callable[[RoleLLM], Any], fallback: Any) -> Any:
-        return make(llms[role]) if role in llms else fallback
+    def pick(node: str) -> Any:
+        fallback, role = getattr(offline, node), role_of[node]
+        return make[node](llms[role], fallback) if role in llms else fallback
 
-    return Advisors(
-        consultant_a=pick(
-            "gen_a", lambda m: LLMConsultant("consultant_a", m, offline.consultant_a, sampler),
-            offline.consultant_a,
-        ),
-        consultant_b=pick(
-            "gen_b", lambda m: LLMConsultant("consultant_b", m, offline.consultant_b, sampler),
-            offline.consultant_b,
-        ),
-        supervisor=pick(
-            "supervisor", lambda m: LLMSupervisor(m, offline.supervisor, sampler),
-            offline.supervisor,
-        ),
-        analyst=pick("exec", lambda m: LLMAnalyst(m, offline.analyst), offline.analyst),
-        researcher=LLMResearcher(llms["researcher"], offline.researcher, provider)
+    researcher = (
+        LLMResearcher(llms[role_of["researcher"]], offline.researcher, provider)
         if provider
-        else offline.researcher,
-    )  # fmt: skip
+        else offline.researcher
+    )
+    return Advisors(**{node: pick(node) for node in make}, researcher=researcher)
 
 
 def mode_line(settings: LabSettings, endpoints: Mapping[str, Endpoint], research: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,18 +14,12 @@ from trainlab.agents.base import Advisors, RoundView, Trial
 from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
 from trainlab.research.knowledge import remedies_for
 from trainlab.search.advice_record import apply_remedy
-from trainlab.space import HParams
+from trainlab.space import HParams, perturb
 from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
 
 # A well-known good start for a small residual CNN: SGD + Nesterov at lr 0.05 with batch 128
 # and weight decay 5e-4 (He et al. 2016 recipe, scaled), label smoothing 0.1 (Müller 2019).
-LITERATURE_PRIOR = HParams(
-    optimizer="sgd",
-    learning_rate=0.05,
-    train_batch_size=128,
-    weight_decay=5e-4,
-    label_smoothing=0.1,
-)
+LITERATURE_PRIOR = space.defaults()  # the table's defaults are this recipe
 PRIOR_REFERENCE = "He et al. 2016 (ResNet training recipe); Müller et al. 2019 (label smoothing)"
 CLOSE_TO_BEST = 0.02
 MAX_DEDUP_TRIES = 20
@@ -37,19 +30,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def round_rng(seed: int, round_: int, salt: str) -> random.Random:
     """A generator that depends only on the seed, the round and the caller."""
     return random.Random(f"{seed}:{round_}:{salt}")
-
-
-def perturb(hparams: HParams, rng: random.Random) -> HParams:
-    """A small random local step in one coordinate (log-scale for rates)."""
-    values: dict[str, Any] = hparams.model_dump()
-    name = rng.choice(["learning_rate", "weight_decay", "label_smoothing", "train_batch_size"])
-    if name in space.LOG_SCALE:
-        values[name] *= math.exp(rng.gauss(0.0, 0.6))
-    elif name == "label_smoothing":
-        values[name] += rng.choice([-0.05, 0.05])
-    else:
-        values[name] *= rng.choice([0.5, 2.0])
-    return space.coerce(values)[0]
 
 
 def fresh(hparams: HParams, view: RoundView, rng: random.Random) -> tuple[HParams, bool]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from trainlab.agents.schemas import (
     ProposalOut,
     RemediesOut,
     RemedyOut,
+    require_text,
 )
 from trainlab.analysis.curves import FLAG_KEYWORDS
 from trainlab.research.search import SearchProvider, SearchResult, clean
@@ -27,18 +27,7 @@ from trainlab.runstore import atomic_write_bytes
 from trainlab.space import HParams
 from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
 
-PLACEHOLDER = re.compile(
-    r"\s*(|\.\.\.|…|<[^>]*>|\{[^}]*\}|\[[^\]]*\]|tbd|todo|n/?a|none|null|string|placeholder"
-    r"|x{3,}|your .* here)\s*",
-    re.IGNORECASE,
-)
 MAX_KEYWORDS = 8
-
-
-def require_text(text: str, field: str) -> str:
-    if PLACEHOLDER.fullmatch(text):
-        raise InvalidAnswer(f"{field} is empty or a placeholder ({text!r})")
-    return text.strip()
 
 
 def checked_hparams(out: HParamsOut) -> tuple[HParams, list[str]]:

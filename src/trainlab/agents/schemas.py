@@ -6,19 +6,24 @@ Numbers are plain floats/ints here (not `space.HParams`): out-of-range values mu
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import re
+
+from pydantic import BaseModel, Field, create_model
 
 from trainlab import space
+from trainlab.agents.llm import InvalidAnswer
 
+PLACEHOLDER = re.compile(
+    r"\s*(|\.\.\.|…|<[^>]*>|\{[^}]*\}|\[[^\]]*\]|tbd|todo|n/?a|none|null|string|placeholder"
+    r"|x{3,}|your .* here)\s*",
+    re.IGNORECASE,
+)
 
-class HParamsOut(BaseModel):
-    """A point of the search space as the model writes it."""
-
-    optimizer: str = Field(description=f"one of {', '.join(space.OPTIMIZERS)}")
-    learning_rate: float
-    train_batch_size: int = Field(description=f"one of {list(space.BATCH_SIZES)}")
-    weight_decay: float
-    label_smoothing: float
+HParamsOut = create_model(
+    "HParamsOut",
+    __doc__="A point of the search space as the model writes it (fields from `space.SPACE`).",
+    **space.answer_fields(),
+)
 
 
 class ProposalOut(HParamsOut):
@@ -58,3 +63,10 @@ class RemediesOut(BaseModel):
     """The researcher's remedies, each backed by one of the numbered search results."""
 
     remedies: list[RemedyOut]
+
+
+def require_text(text: str, field: str) -> str:
+    """The answer's text, stripped; an empty or placeholder text is an InvalidAnswer."""
+    if PLACEHOLDER.fullmatch(text):
+        raise InvalidAnswer(f"{field} is empty or a placeholder ({text!r})")
+    return text.strip()

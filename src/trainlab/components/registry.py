@@ -24,10 +24,10 @@ from trainlab.components import classifiers as cls
 from trainlab.components import losses, optimizers
 from trainlab.space import HParams
 from trainlab.training.models import ResNet9
+from trainlab.training.optim import SGD_MOMENTUM, build_optimizer
 
 Kind = Literal["optimizer", "loss", "architecture"]
 KINDS: tuple[Kind, ...] = ("optimizer", "loss", "architecture")
-SGD_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,11 @@ def _base(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.o
 
 
 def _adamw(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    return build_optimizer("adam", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
 
 
 def _sgd(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
-    return torch.optim.SGD(
-        params,
-        lr=hp.learning_rate,
-        momentum=SGD_MOMENTUM,
-        nesterov=True,
-        weight_decay=hp.weight_decay,
-    )
+    return build_optimizer("sgd", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
 
 
 def _som(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
@@ -133,7 +127,7 @@ OPTIMIZERS = (
     Component(
         "sgd",
         "optimizer",
-        "SGD with Nesterov momentum 0.9 (PyTorch's torch.optim.SGD)",
+        f"SGD with Nesterov momentum {SGD_MOMENTUM} (PyTorch's torch.optim.SGD)",
         "Sutskever et al., ICML 2013",
         "1P",
         "<1x",

@@ -21,6 +21,7 @@ from trainlab.config import DatasetName, DataSettings, TrainSettings, default_da
 from trainlab.space import BATCH_SIZES, NUMERIC_BOUNDS, HParams
 
 PLAIN = "plain_mlp"
+DATA_FIELDS, TRAIN_FIELDS = DataSettings.model_fields, TrainSettings.model_fields
 
 
 class ArmSpec(BaseModel):
@@ -56,23 +57,34 @@ class ExperimentConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: str = "resnet9"
-    optimizer: str = "adamw"
-    loss: str = "cross_entropy"
-    base_optimizer: str = "adamw"
-    dataset: DatasetName = "digits"
-    data_dir: Path = Field(default_factory=default_data_dir)
-    val_split: float = Field(0.2, ge=0.0, lt=1.0)
-    epochs: int = Field(8, ge=1)
-    seeds: int = Field(5, ge=2)
-    first_seed: int = Field(0, ge=0)
-    width: int = Field(16, ge=4)
-    batch_size: int = 64
-    learning_rate: float | None = None  # None: each optimizer's registry default
-    weight_decay: float = 5e-4
-    augment: Literal["none", "basic", "strong"] = "none"
-    device: str = "auto"
-    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    model: str = Field(
+        "resnet9", description="an architecture is measured against a plain MLP of equal size"
+    )
+    optimizer: str = Field("adamw", description="the optimizer to measure (registry name)")
+    loss: str = Field("cross_entropy", description="the loss to measure (registry name)")
+    base_optimizer: str = Field(
+        "adamw", description="the baseline optimizer, and the one wrappers wrap"
+    )
+    dataset: DatasetName = Field("digits", description=DATA_FIELDS["dataset"].description)
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description=DATA_FIELDS["data_dir"].description
+    )
+    val_split: float = Field(0.2, ge=0.0, lt=1.0, description="fraction of train held out")
+    epochs: int = Field(8, ge=1, description="epochs per arm and seed (no early stopping)")
+    seeds: int = Field(5, ge=2, description="paired seeds, ≥ 2")
+    first_seed: int = Field(0, ge=0, description="seeds are first_seed … first_seed+seeds−1")
+    width: int = Field(16, ge=4, description="ResNet-9 width; blocks use 4×")
+    batch_size: int = Field(64, description="training batch size")
+    learning_rate: float | None = Field(
+        None, description="one rate for every arm (None: each optimizer's own)",
+        json_schema_extra={"flag": "--lr"},
+    )  # fmt: skip
+    weight_decay: float = Field(5e-4, description="weight decay of every arm")
+    augment: Literal["none", "basic", "strong"] = Field(
+        "none", description=TRAIN_FIELDS["augment"].description
+    )
+    device: str = Field("auto", description=TRAIN_FIELDS["device"].description)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="significance level")
 
     @field_validator("batch_size")
     @classmethod
@@ -156,7 +168,6 @@ class ExperimentConfig(BaseModel):
             device=self.device,
             seed=seed,
             save_checkpoints=False,
-            num_workers=0,
             model_width=self.width,
         )
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from trainlab.experiments.runner import ArmResult, ExperimentResult
+from trainlab.experiments.results import ArmResult, ExperimentResult
 
 CURVES = "curves.png"
 PAIRED = "paired.png"

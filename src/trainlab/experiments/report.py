@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from trainlab.components import registry
-from trainlab.experiments.runner import ExperimentResult
+from trainlab.experiments.results import ExperimentResult
 from trainlab.experiments.stats import Comparison
 
 LABELS = {

@@ -17,8 +17,6 @@ loss is the negative log-likelihood whatever the training loss.
 from __future__ import annotations
 
 import csv
-import os
-import platform
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -27,18 +25,20 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel
 from torch import nn
 
 from trainlab.components import registry
 from trainlab.components.classifiers import count_parameters, matched_plain_mlp
 from trainlab.experiments.config import PLAIN, ArmSpec, ExperimentConfig
 from trainlab.experiments.plots import save_plots
-from trainlab.experiments.stats import Comparison, Verdict, compare
+from trainlab.experiments.results import ArmResult, ExperimentResult, SeedRecord
+from trainlab.experiments.stats import Comparison, compare
 from trainlab.runstore import read_json, write_json
 from trainlab.space import HParams
+from trainlab.training.artifacts import METRICS_CSV
 from trainlab.training.data import ImageSplits, load_splits
-from trainlab.training.trainer import METRICS_CSV, TrialComponents, run_trial
+from trainlab.training.device import machine_description
+from trainlab.training.trainer import TrialComponents, run_trial
 
 RECORD = "record.json"
 RESULT = "experiment.json"
@@ -53,54 +53,6 @@ METRICS: tuple[tuple[str, bool], ...] = (
 )
 CUDA_METRICS: tuple[tuple[str, bool], ...] = (("peak_memory_mb", False),)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class SeedRecord(BaseModel):
-    """What one trial of one arm produced."""
-
-    seed: int
-    status: str
-    reason: str | None = None
-    test_acc: float | None
-    test_f1: float | None
-    test_ece: float | None
-    val_nll: float | None  # validation cross-entropy of the final weights
-    final_train_loss: float | None  # the arm's own training objective, last epoch
-    seconds: float
-    peak_memory_mb: float | None  # CUDA: this trial's peak; CPU: the process's high-water mark
-    device: str
-    epochs_run: int
-    val_acc_curve: list[float]
-    train_loss_curve: list[float]
-    trial_dir: str
-
-
-class ArmResult(BaseModel):
-    spec: ArmSpec
-    label: str
-    learning_rate: float
-    parameters: int
-    state_mb: float  # parameters, buffers and optimizer state after one step
-    records: list[SeedRecord]
-
-    def values(self, metric: str) -> list[float | None]:
-        return [getattr(r, metric) for r in self.records]
-
-
-class ExperimentResult(BaseModel):
-    name: str
-    config: ExperimentConfig
-    baseline: ArmResult
-    candidate: ArmResult
-    comparisons: list[Comparison]
-    verdict: Verdict  # on test accuracy
-    device: str
-    machine: str
-    created: str
-    directory: str
-
-    def comparison(self, metric: str) -> Comparison:
-        return next(c for c in self.comparisons if c.metric == metric)
 
 
 class ExperimentRunner:
@@ -323,14 +275,3 @@ def _describe(arm: ArmSpec, record: SeedRecord) -> str:
         f"{arm.label} seed {record.seed}: acc {record.test_acc:.4f}  "
         f"ece {record.test_ece:.4f}  {record.seconds:.1f}s"
     )
-
-
-def machine_description() -> str:
-    """CPU count, architecture, torch version and threads; the GPU when there is one."""
-    text = (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    )
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name()}"
-    return text

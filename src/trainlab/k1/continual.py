@@ -13,7 +13,6 @@ With `--structure on` (agents.py, structure.py), two more, on the routed-agent m
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,17 @@ from trainlab.k1.data import random_windows
 from trainlab.k1.model import ModelConfig, ModularLM
 from trainlab.k1.sparse import SparseConfig, SparseUpdater
 from trainlab.k1.structure import StructureConfig, StructureController
-from trainlab.runstore import atomic_write_bytes
+from trainlab.training.device import (
+    amp_dtype,
+    atomic_torch_save,
+    autocast,
+    free_memory,
+    grad_scaler,
+    is_oom,
+    peak_memory_mb,
+    reset_peak_memory,
+    synchronize,
+)
 
 METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")
 BASELINES: tuple[str, ...] = METHODS[1:]
@@ -47,19 +56,6 @@ class LearnerConfig:
     amp: bool = True
     agents: AgentConfig = field(default_factory=AgentConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 where the GPU supports it, else fp16 (with a GradScaler); None on CPU/disabled."""
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 class EWC:
@@ -160,17 +156,14 @@ class Learner:
         self.generator = torch.Generator().manual_seed(seed)
         self.batch_size = cfg.batch_size
         self.dtype = amp_dtype(device, cfg.amp)
-        fp16 = self.dtype == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+        self.scaler = grad_scaler(device, self.dtype)
 
     @property
     def window(self) -> int:
         return self.cfg.model.seq_len + 1
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        return autocast(self.device, self.dtype)
 
     def _batch(self, tokens: torch.Tensor) -> torch.Tensor:
         batch = random_windows(tokens, self.batch_size, self.window, self.generator)
@@ -198,13 +191,12 @@ class Learner:
             try:
                 loss, updated = self._step(tokens)
                 break
-            except torch.cuda.OutOfMemoryError:
-                if self.batch_size == 1:
+            except Exception as exc:
+                if not is_oom(exc) or self.batch_size == 1:
                     raise
                 for opt in self.updater.optims.values():
                     opt.zero_grad(set_to_none=True)
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
+                free_memory(self.device)
                 stats.oom_events.append({"step": self.updater.steps, "from": self.batch_size})
                 self.batch_size //= 2
         for name in updated:
@@ -216,16 +208,15 @@ class Learner:
         self, tokens: torch.Tensor, steps: int, on_step: Callable[[float], None] | None = None
     ) -> ChunkStats:
         stats = ChunkStats(updates=dict.fromkeys(self.updater.names, 0))
-        if self.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(self.device)
+        reset_peak_memory(self.device)
         start = time.perf_counter()
         for _ in range(steps):
             stats.losses.append(self._step_with_oom_retry(tokens, stats))
             if on_step is not None:
                 on_step(stats.losses[-1])
         if self.device.type == "cuda":
-            torch.cuda.synchronize()
-            stats.peak_memory_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+            synchronize(self.device)
+            stats.peak_memory_mb = peak_memory_mb(self.device)
         stats.seconds = time.perf_counter() - start
         return stats
 
@@ -266,7 +257,7 @@ class Learner:
             state["structure"] = self.model.structure()
         if self.controller is not None:
             state["controller"] = self.controller.state_dict()
-        save_torch(path, state)
+        atomic_torch_save(state, path)
 
     def load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)
@@ -286,18 +277,12 @@ class Learner:
         self.scaler.load_state_dict(state["scaler"])
 
 
-def save_torch(path: Path, obj: Any) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def save_model(path: Path, model: ModularLM | AgentLM) -> None:
     """Weights and config only (and the agent tree): what `k1 generate` needs."""
     state: dict[str, Any] = {"model_config": model.cfg.to_dict(), "model": model.state_dict()}
     if isinstance(model, AgentLM):
         state["agents"], state["structure"] = model.acfg.to_dict(), model.structure()
-    save_torch(path, state)
+    atomic_torch_save(state, path)
 
 
 def load_model(path: Path, device: torch.device) -> ModularLM | AgentLM:

@@ -8,8 +8,6 @@ started from, so a crash at any point leaves the file the graph's last state poi
 
 from __future__ import annotations
 
-import os
-import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from trainlab.k1.continual import (
     STRUCTURE_METHODS,
     Learner,
     load_model,
-    resolve_device,
     save_model,
 )
 from trainlab.k1.data import (
@@ -35,6 +32,8 @@ from trainlab.k1.data import (
 from trainlab.k1.model import sample
 from trainlab.k1.settings import K1Settings
 from trainlab.runstore import read_json, write_json
+from trainlab.training.device import machine as machine  # re-exported: graphs/k1.py reads it
+from trainlab.training.device import resolve_device
 
 CURVE_POINTS = 25  # per chunk: train loss is stored as this many bin means at most
 HOLDOUT_FRACTION = 0.05  # structure methods: tail of each train split, never trained on
@@ -228,29 +227,6 @@ def drop_step_states(run_dir: Path) -> None:
     """After the report: resumable learner states are no longer needed (snapshots stay)."""
     for path in (run_dir / "checkpoints").glob("*/state-*.pt"):
         path.unlink()
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "processor": cpu_name(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def generate_text(

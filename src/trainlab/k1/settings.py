@@ -18,38 +18,64 @@ from trainlab.k1.structure import StructureConfig
 class K1Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    domains: tuple[str, ...] = DOMAINS
-    source: Literal["embedded", "hf"] = "embedded"
-    steps_per_domain: int = Field(200, ge=1)
-    chunk_steps: int = Field(50, ge=1)
-    update_fraction: float = Field(0.5, gt=0.0, le=1.0)
-    refresh_every: int = Field(10, ge=1)
-    baselines: tuple[str, ...] = BASELINES
-    seeds: int = Field(3, ge=1)
-    first_seed: int = 0
-    device: str = "auto"
-    threads: int = Field(1, ge=0)  # CPU intra-op threads; 0 = torch's default
-    amp: bool = True
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(2e-3, gt=0.0)
-    d_model: int = Field(64, ge=8)
-    n_layers: int = Field(4, ge=1)
-    n_heads: int = Field(4, ge=1)
-    seq_len: int = Field(128, ge=8)
-    max_train_bytes: int = Field(400_000, ge=1_000)
-    max_val_bytes: int = Field(32_000, ge=1_000)
-    eval_windows: int = Field(48, ge=1)
-    ewc_lambda: float = Field(1000.0, ge=0.0)
-    replay_per_domain: int = Field(64, ge=1)
-    replay_mix: float = Field(0.25, ge=0.0, le=1.0)
-    output_dir: Path = Path("runs")
+    domains: tuple[str, ...] = Field(
+        DOMAINS, description="training order, comma-separated", json_schema_extra={"names": DOMAINS}
+    )
+    source: Literal["embedded", "hf"] = Field(
+        "embedded", description="embedded: offline text from Python/NumPy/SciPy; hf: WikiText-2, "
+        "CodeParrot, arXiv via HF datasets",
+    )  # fmt: skip
+    steps_per_domain: int = Field(200, ge=1, description="training steps on each domain")
+    chunk_steps: int = Field(50, ge=1, description="steps between graph checkpoints")
+    update_fraction: float = Field(
+        SparseConfig.update_fraction,
+        gt=0.0,
+        le=1.0,
+        description="share of groups K-1 updates, in (0, 1]",
+    )
+    refresh_every: int = Field(
+        SparseConfig.refresh_every, ge=1, description="steps between group selections"
+    )
+    baselines: tuple[str, ...] = Field(
+        BASELINES, description="comma-separated, empty for none",
+        json_schema_extra={"names": BASELINES},
+    )  # fmt: skip
+    seeds: int = Field(3, ge=1, description="seeds per method")
+    first_seed: int = Field(0, description="seeds are first_seed … first_seed+seeds−1")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(
+        1, ge=0, description="CPU threads for torch; 1 suits the small model and shared "
+        "machines; 0 = torch default",
+    )  # fmt: skip
+    amp: bool = Field(True, description="bf16/fp16 autocast on CUDA")
+    batch_size: int = Field(16, ge=1, description="sequences per step")
+    lr: float = Field(SparseConfig.lr, gt=0.0, description="learning rate")
+    d_model: int = Field(64, ge=8, description="model width")
+    n_layers: int = Field(4, ge=1, description="transformer layers")
+    n_heads: int = Field(4, ge=1, description="attention heads")
+    seq_len: int = Field(128, ge=8, description="tokens (bytes) per window")
+    max_train_bytes: int = Field(400_000, ge=1_000, description="training text per domain")
+    max_val_bytes: int = Field(32_000, ge=1_000, description="validation text per domain")
+    eval_windows: int = Field(48, ge=1, description="validation windows per evaluation")
+    ewc_lambda: float = Field(1000.0, ge=0.0, description="EWC penalty weight")
+    replay_per_domain: int = Field(64, ge=1, description="replay: windows kept per domain")
+    replay_mix: float = Field(
+        0.25, ge=0.0, le=1.0, description="replay: share of each batch from old domains"
+    )
+    output_dir: Path = Field(Path("runs"), description="run folders are created here")
     # --structure on: agent model (agents.py) and structural steps (structure.py)
-    structure: bool = False
-    managers: int = Field(4, ge=1)
-    agents_per_manager: int = Field(2, ge=1)
-    top_managers: int = Field(2, ge=1)
-    phase2_after: int = Field(150, ge=0)
-    structure_tolerance: float = Field(0.01, ge=0.0)
+    structure: bool = Field(
+        False, description="on: add k1_agents and k1_structure (routed agents; grow / prune / "
+        "merge / reorganize with rollback) to the comparison",
+        json_schema_extra={"flag_choices": {"on": True, "off": False}},
+    )  # fmt: skip
+    managers: int = Field(4, ge=1, description="k1_agents: manager routers per layer")
+    agents_per_manager: int = Field(2, ge=1, description="k1_agents: experts per manager")
+    top_managers: int = Field(2, ge=1, description="k1_agents: managers each token uses")
+    phase2_after: int = Field(150, ge=0, description="k1_structure: steps before phase 2")
+    structure_tolerance: float = Field(
+        0.01, ge=0.0, description="k1_structure: loss increase a change may cost"
+    )
 
     @field_validator("domains")
     @classmethod

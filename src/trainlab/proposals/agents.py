@@ -6,88 +6,35 @@ within the budget; code in its text is stored, never executed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from dotenv import find_dotenv, load_dotenv
 from pydantic import BaseModel, Field
 
-from trainlab.agents.anonymize import Anonymizer
-from trainlab.agents.credentials import Redactor, endpoint_for, secret_values
-from trainlab.agents.factory import chat_model
+from trainlab.agents.credentials import endpoint_for
+from trainlab.agents.factory import chat_model, client_setup, environment
 from trainlab.agents.llm import InvalidAnswer, Messages, RoleLLM
-from trainlab.agents.transcripts import TranscriptSink
 from trainlab.components import registry
 from trainlab.config import DEFAULT_MODELS
 from trainlab.proposals import offline, prompts
+from trainlab.proposals.answers import (
+    AlgorithmsOut,
+    AnswerOut,
+    ArchitectureOut,
+    CritiqueOut,
+    EngineeringOut,
+    PipelineOut,
+    SystemsOut,
+)
 from trainlab.proposals.request import Draft
-from trainlab.proposals.schema import METRICS, Items, Text, ValidationPlan
+from trainlab.proposals.schema import ValidationPlan
 
 OFFLINE_POLICY = "offline:library"
 DEFAULT_MODEL = DEFAULT_MODELS["researcher"]
 KEY_ROLE = "researcher"  # the team uses the researcher's endpoint and key (docs/LLM.md)
 Out = TypeVar("Out", bound=BaseModel)
-
-
-class AlgorithmsOut(BaseModel):
-    title: Text
-    summary: Text = Field(description="the core concept and a high-level summary")
-    benefits: Items = Field(description="hypothesized benefits (speed, stability, ...)")
-    related_work: Items = Field(description="related work, one reference per item")
-    novelty: Text
-    reasoning: Text = Field(description="observation → hypothesis → theory → test")
-    assumptions: Items
-    components: list[str] = Field(description="library component names it uses ([] if none)")
-
-
-class SystemsOut(BaseModel):
-    scalability: Text = Field(
-        description="memory, communication, 100B-parameter and trillion-token implications"
-    )
-    constraints: Items = Field(description="engineering constraints")
-
-
-class EngineeringOut(BaseModel):
-    implementation: Text = Field(
-        description="implementation plan in terms of the component library (code as text)"
-    )
-
-
-class ExperimentDesign(BaseModel):
-    """What the validation compares, by library name; budget fields are the lab's."""
-
-    model: str = "resnet9"
-    optimizer: str = "adamw"
-    loss: str = "cross_entropy"
-    base_optimizer: str = "adamw"
-    learning_rate: float | None = None
-    seeds: int = Field(description="paired seeds, at least 2")
-    epochs: int
-
-
-class PipelineOut(BaseModel):
-    plan: Text = Field(description="the minimal validation experiment")
-    metric: str = Field(description=f"the deciding metric: one of {', '.join(METRICS)}")
-    success_criterion: Text
-    experiment: ExperimentDesign | None = Field(
-        description="null when no library component can test the idea"
-    )
-    safety: Text = Field(description="safety and alignment considerations")
-
-
-class ArchitectureOut(BaseModel):
-    risks: Items = Field(description="trade-offs and risks, inductive-bias implications first")
-
-
-class CritiqueOut(BaseModel):
-    points: Items
-
-
-class AnswerOut(BaseModel):
-    answer: Text
 
 
 class Message(BaseModel):
@@ -283,21 +230,17 @@ def build_team(
 
     Transcripts go to `run_dir()/transcripts/`; keys are read here and only handed to the
     client (see docs/LLM.md for the variables)."""
-    if env is None:
-        load_dotenv(find_dotenv(usecwd=True))
-        env = os.environ
+    env = environment(env)
     if offline:
         return offline_team("--offline given")
     endpoint = endpoint_for(KEY_ROLE, env)
     if endpoint is None:
         return offline_team("no API key set (GEMINI_API_KEY, see docs/LLM.md)")
-    redact = Redactor(secret_values(env))
     chat = chat_model(model, endpoint, env)
-    sanitize = Anonymizer(anonymize, extra_terms)
-    sink = TranscriptSink(run_dir, redact)
+    setup = client_setup(env, anonymize, list(extra_terms), run_dir)
 
     def llm(role: str) -> RoleLLM:
-        return RoleLLM(f"proposal:{role}", model, chat, sanitize, redact, sink)
+        return setup.role_llm(f"proposal:{role}", model, chat)
 
     anonymized = "anonymized" if anonymize else "NOT anonymized"
     return Team(

@@ -17,6 +17,7 @@ from trainlab.proposals import library
 
 Pattern = Literal["sequential", "parallel", "iterative", "specialized"]
 PATTERNS: tuple[str, ...] = ("sequential", "parallel", "iterative", "specialized")
+EXPERIMENT = ExperimentConfig.model_fields  # the budget's fields mean what they mean there
 AGENTS: tuple[str, ...] = ("algorithms", "systems", "engineering", "pipeline", "architecture")
 
 
@@ -25,13 +26,15 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dataset: DatasetName = "digits"
-    data_dir: Path = Field(default_factory=default_data_dir)
-    val_split: float = Field(0.2, ge=0.0, lt=1.0)
-    device: str = "auto"
-    seeds: int = Field(3, ge=2)
-    epochs: int = Field(4, ge=1)
-    width: int = Field(16, ge=4)
+    dataset: DatasetName = Field("digits", description=EXPERIMENT["dataset"].description)
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description=EXPERIMENT["data_dir"].description
+    )
+    val_split: float = Field(0.2, ge=0.0, lt=1.0, description=EXPERIMENT["val_split"].description)
+    device: str = Field("auto", description=EXPERIMENT["device"].description)
+    seeds: int = Field(3, ge=2, description="at most this many paired seeds")
+    epochs: int = Field(4, ge=1, description="at most this many epochs per arm")
+    width: int = Field(16, ge=4, description=EXPERIMENT["width"].description)
 
     def config(
         self, seeds: int | None = None, epochs: int | None = None, **design: Any

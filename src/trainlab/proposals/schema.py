@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
-from trainlab.agents.roles import require_text
+from trainlab.agents.schemas import require_text
 from trainlab.experiments.config import ExperimentConfig
 from trainlab.experiments.stats import Comparison
 from trainlab.runstore import atomic_write_bytes, write_json

@@ -15,8 +15,9 @@ from trainlab.search.consultant import Advice, Outcome, RemedyConsultant
 from trainlab.search.pruning import epoch_callback, make_pruner
 from trainlab.search.study import SearchStudy
 from trainlab.space import HParams
+from trainlab.training.artifacts import METRICS_CSV
 from trainlab.training.data import ImageSplits
-from trainlab.training.trainer import METRICS_CSV, run_trial
+from trainlab.training.trainer import run_trial
 
 PRIOR_JUSTIFICATION = "Round 1: the literature prior (every method starts from it)."
 

@@ -11,7 +11,7 @@ Split policy: with val_split == 0 the test split doubles as validation (recorded
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -46,6 +46,18 @@ class ImageSplits:
     @property
     def in_channels(self) -> int:
         return self.train_x.shape[1]
+
+    def to(self, device: torch.device) -> ImageSplits:
+        """The same splits on `device` (val and test may share tensors: each moves once)."""
+        moved: dict[int, torch.Tensor] = {}
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            if id(t) not in moved:
+                moved[id(t)] = t.to(device)
+            return moved[id(t)]
+
+        names = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+        return replace(self, **{name: move(getattr(self, name)) for name in names})
 
 
 def load_splits(settings: DataSettings, seed: int) -> ImageSplits:

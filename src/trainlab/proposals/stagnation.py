@@ -1,5 +1,5 @@
-"""The proposal workflow inside the HPO lab: when the search stagnates, the researcher asks for
-one proposal, validated on the lab's own data with a small budget.
+"""The stagnation trigger: when the lab's search stagnates, the researcher asks the proposal
+workflow for one proposal, validated on the lab's own data with a small budget.
 
 Validation cost per proposal: 2 paired seeds × 2 arms × min(epochs, 3) epochs at ResNet-9
 width min(width, 16) on the lab's dataset — 12 short epochs at most (measured: 9 s on digits
@@ -18,11 +18,11 @@ from trainlab.lab import LabRuntime
 from trainlab.proposals import library
 from trainlab.proposals.agents import Team, build_team
 from trainlab.proposals.request import Budget, ProposalRequest
+from trainlab.runstore import RunFolder
 
 SEEDS = 2
 MAX_EPOCHS = 3
 MAX_WIDTH = 16
-FOLDER = "proposals"  # under the run folder: JSON, Markdown, transcripts, experiments
 
 
 def stagnated(scores: Sequence[float], asked: Sequence[int], k: int) -> bool:
@@ -80,7 +80,7 @@ def request(
         pattern="sequential",
         run_validation=True,
         budget=budget(settings),
-        out_dir=run_dir / FOLDER,
+        out_dir=RunFolder(run_dir).proposals,
         name=f"round_{view.round}",
         exclude=proposed if library.match(text, proposed) else (),
         lab_round=view.round,
@@ -94,7 +94,7 @@ def team(runtime: LabRuntime) -> Team:
     return build_team(
         offline=settings.offline,
         model=settings.models["researcher"],
-        run_dir=lambda: runtime.run_dir / FOLDER if runtime.run_dir else None,
+        run_dir=runtime.proposals_dir,
         anonymize=settings.anonymize,
         extra_terms=[settings.data.dataset],
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from trainlab.experiments.cli import OneLineParser
-from trainlab.proposals.cli import add_team_options, run
+from trainlab.commands.options import OneLineParser
+from trainlab.commands.propose import add_team_options, run
 from trainlab.proposals.request import AGENTS, ProposalRequest
 
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
 
+from trainlab.commands.options import OneLineParser
 from trainlab.components import registry
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> OneLineParser:
@@ -46,10 +38,7 @@ def table(kind: registry.Kind) -> Table:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = build_parser().parse_args(argv)
     if args.json:
         print(json.dumps(registry.describe(args.kind), indent=2))
     else:

@@ -11,26 +11,23 @@ JSON + Markdown (and transcripts and validation experiments) land in
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from rich.console import Console
 
-from graphs.proposal import build_proposal_graph, recursion_limit
-from trainlab.cli_options import add_data_options, positive_int
-from trainlab.experiments.cli import OneLineParser
-from trainlab.proposals import library
-from trainlab.proposals.agents import DEFAULT_MODEL, Team, build_team
+from trainlab.commands.options import (
+    OneLineParser,
+    add_settings_flags,
+    fail,
+    one_line_error,
+    positive_int,
+    settings_from,
+)
+from trainlab.config import DEFAULT_MODELS
 from trainlab.proposals.request import AGENTS, PATTERNS, Budget, ProposalRequest
-from trainlab.proposals.schema import ResearchProposal
-from trainlab.proposals.workflow import ProposalRecord
-from trainlab.runstore import new_run_dir, read_json
-
-BUDGET = Budget.model_fields
 
 
 def add_team_options(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +35,8 @@ def add_team_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--offline", action="store_true", help="offline policies even if a key is set"
     )
-    group.add_argument("--model", default=DEFAULT_MODEL, help="LLM model id (%(default)s)")
+    model = DEFAULT_MODELS["researcher"]
+    group.add_argument("--model", default=model, help=f"LLM model id (default: {model})")
     group.add_argument(
         "--anonymize",
         action=argparse.BooleanOptionalAction,
@@ -55,7 +53,9 @@ def build_parser() -> OneLineParser:
         "--validate measures it with a minimal experiment.",
     )
     parser.add_argument("--topic", required=True, help="what the proposal is about")
-    parser.add_argument("--pattern", choices=PATTERNS, default="sequential")
+    parser.add_argument(
+        "--pattern", choices=PATTERNS, default="sequential", help="(default: sequential)"
+    )
     parser.add_argument(
         "--rounds", type=positive_int, default=2, help="iterative refinement rounds (2)"
     )
@@ -66,28 +66,13 @@ def build_parser() -> OneLineParser:
         "--validate", action="store_true", help="run the designed experiment, record results"
     )
     add_team_options(parser)
-    budget = parser.add_argument_group("validation budget")
-    for name in ("seeds", "epochs", "width"):
-        budget.add_argument(
-            f"--{name}", type=positive_int, default=BUDGET[name].default, help="(%(default)s)"
-        )
-    budget.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto)")
-    add_data_options(parser)
-    parser.set_defaults(dataset="digits", val_split=BUDGET["val_split"].default)
+    add_settings_flags(parser, Budget, "validation budget")
     return parser
 
 
 def request_from(args: argparse.Namespace) -> ProposalRequest:
     """The request (its out_dir a placeholder until the run folder exists)."""
-    budget = Budget(
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        val_split=args.val_split,
-        device=args.device,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        width=args.width,
-    )
+    budget = settings_from(Budget, args)
     specialized = args.pattern == "specialized"
     return ProposalRequest(
         topic="" if specialized else args.topic,
@@ -108,10 +93,11 @@ def run(
     argv: list[str],
 ) -> int:
     """Parse, check, create the run folder, run the workflow and print what it wrote."""
-    try:
-        args = parse(argv)
-    except SystemExit as exc:  # the parser already printed its one line
-        return int(exc.code or 0)
+    args = parse(argv)
+    from trainlab.proposals import library
+    from trainlab.proposals.agents import build_team
+    from trainlab.runstore import RunFolder, new_run_dir
+
     where: dict[str, Path] = {}
     try:
         request = make_request(args)
@@ -119,13 +105,17 @@ def run(
         if team.offline and request.pattern != "specialized":
             library.focus(request.topic)  # offline, the topic must fit the library
     except (ValueError, ValidationError) as exc:
-        print(f"error: {_message(exc)}", file=sys.stderr)
-        return 2
-    where["dir"] = new_run_dir(args.output_dir) / "proposals"
+        return fail(one_line_error(exc))
+    where["dir"] = RunFolder(new_run_dir(args.output_dir)).proposals
     return execute(request.model_copy(update={"out_dir": where["dir"]}), team)
 
 
-def execute(request: ProposalRequest, team: Team) -> int:
+def execute(request: ProposalRequest, team: Any) -> int:
+    from rich.console import Console
+
+    from trainlab.graphs.proposal import build_proposal_graph, recursion_limit
+    from trainlab.proposals.workflow import ProposalRecord
+
     console, errors = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
     console.print(team.mode, highlight=False)
     compiled, _ = build_proposal_graph(
@@ -142,7 +132,7 @@ def execute(request: ProposalRequest, team: Team) -> int:
     return _report(console, record, time.perf_counter() - start)
 
 
-def _progress(errors: Console, node: str, values: dict[str, Any]) -> None:
+def _progress(errors: Any, node: str, values: dict[str, Any]) -> None:
     for message in values.get("proposal_messages", []):
         errors.print(
             f"round {message['round']} · {message['speaker']:<12} {message['policy']}: "
@@ -153,7 +143,10 @@ def _progress(errors: Console, node: str, values: dict[str, Any]) -> None:
         errors.print("validation finished", highlight=False)
 
 
-def _report(console: Console, record: ProposalRecord, seconds: float) -> int:
+def _report(console: Any, record: Any, seconds: float) -> int:
+    from trainlab.proposals.schema import ResearchProposal
+    from trainlab.runstore import read_json
+
     console.print(f"[bold]{record.title}[/]", highlight=False)
     failed = False
     if record.kind == "answer":
@@ -170,13 +163,6 @@ def _report(console: Console, record: ProposalRecord, seconds: float) -> int:
         f"Saved {record.json_path} and {record.markdown_path} ({seconds:.1f} s).", highlight=False
     )
     return 1 if failed else 0
-
-
-def _message(exc: Exception) -> str:
-    """One line; for validation errors, each message without pydantic's decoration."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-    return " ".join(str(exc).split())
 
 
 def main(argv: list[str]) -> int:

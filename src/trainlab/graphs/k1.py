@@ -11,35 +11,21 @@ after its last finished chunk of steps.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from trainlab.graphs import shared
+from trainlab.graphs.k1_state import K1State
 from trainlab.k1 import experiment
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
 
 Event = Callable[[str, dict[str, Any]], None]  # ("step" | "chunk" | "eval", payload)
-
-
-class K1State(TypedDict, total=False):
-    run_dir: str
-    settings: dict[str, Any]
-    data: dict[str, dict[str, str]]
-    jobs: list[dict[str, Any]]
-    job: int
-    domain: int
-    step: int
-    ckpt: str | None
-    chunks: Annotated[list[dict[str, Any]], operator.add]
-    evals: Annotated[list[dict[str, Any]], operator.add]
-    structure: Annotated[list[dict[str, Any]], operator.add]  # k1_structure steps
-    report: dict[str, str]
 
 
 def _settings(state: K1State) -> K1Settings:
@@ -50,10 +36,11 @@ def _ignore(_kind: str, _payload: dict[str, Any]) -> None:
     return None
 
 
-def recursion_limit(settings: K1Settings) -> int:
+def supersteps(settings: K1Settings) -> int:
+    """Train and structure steps per chunk plus one evaluation, per domain of every job."""
     chunks = -(-settings.steps_per_domain // settings.chunk_steps)
     jobs = len(settings.methods) * settings.seeds
-    return 10 + jobs * len(settings.domains) * (2 * chunks + 1)
+    return jobs * len(settings.domains) * (2 * chunks + 1)
 
 
 def _position(state: K1State) -> tuple[Any, ...]:
@@ -70,42 +57,43 @@ def _position(state: K1State) -> tuple[Any, ...]:
     )
 
 
-def build_k1_graph(
-    checkpointer: BaseCheckpointSaver | None = None, on_event: Event | None = None
-) -> tuple[CompiledStateGraph, StateGraph]:
-    """The compiled K-1 graph and its builder; `on_event` receives progress events."""
-    emit = on_event or _ignore
+class K1Nodes:
+    """The node functions; `emit` receives progress events ("step", "chunk", "eval", …)."""
 
-    def prepare(state: K1State) -> dict[str, Any]:
+    def __init__(self, emit: Event) -> None:
+        self.emit = emit
+
+    def prepare(self, state: K1State) -> dict[str, Any]:
         settings = _settings(state)
         data = experiment.prepare_data(settings, Path(state["run_dir"]))
         jobs = experiment.plan_jobs(settings)
         return {"data": data, "jobs": jobs, "job": 0, "domain": 0, "step": 0, "ckpt": None}
 
-    def train(state: K1State) -> dict[str, Any]:
+    def train(self, state: K1State) -> dict[str, Any]:
         where = {"job": state["job"], "domain": state["domain"]}
         record, ckpt = experiment.train_chunk(
-            *_position(state), on_step=lambda loss: emit("step", {**where, "loss": loss})
+            *_position(state), on_step=lambda loss: self.emit("step", {**where, "loss": loss})
         )
-        emit("chunk", record)
+        self.emit("chunk", record)
         return {"chunks": [record], "step": record["end"], "ckpt": ckpt}
 
-    def structure(state: K1State) -> dict[str, Any]:
+    def structure(self, state: K1State) -> dict[str, Any]:
         record, ckpt = experiment.structure_step(*_position(state))
-        emit("structure", record)
+        self.emit("structure", record)
         return {"structure": [record], "ckpt": ckpt}
 
-    def evaluate(state: K1State) -> dict[str, Any]:
+    def evaluate(self, state: K1State) -> dict[str, Any]:
         settings = _settings(state)
         job = state["jobs"][state["job"]]
         record, ckpt = experiment.evaluate_domain(
             settings, Path(state["run_dir"]), state["data"], job, state["domain"], state["ckpt"]
         )
-        emit("eval", record)
+        self.emit("eval", record)
         if state["domain"] + 1 < len(settings.domains):
             return {"evals": [record], "domain": state["domain"] + 1, "step": 0, "ckpt": ckpt}
         return {"evals": [record], "job": state["job"] + 1, "domain": 0, "step": 0, "ckpt": None}
 
+    @staticmethod
     def report(state: K1State) -> dict[str, Any]:
         settings = _settings(state)
         run_dir = Path(state["run_dir"])
@@ -118,28 +106,34 @@ def build_k1_graph(
         experiment.drop_step_states(run_dir)
         return {"report": paths}
 
+    @staticmethod
     def after_train(state: K1State) -> Literal["train", "structure", "evaluate"]:
         if state["jobs"][state["job"]]["method"] == "k1_structure":
             return "structure"
-        return after_structure(state)
+        return K1Nodes.after_structure(state)
 
+    @staticmethod
     def after_structure(state: K1State) -> Literal["train", "evaluate"]:
         return "train" if state["step"] < _settings(state).steps_per_domain else "evaluate"
 
+    @staticmethod
     def after_evaluate(state: K1State) -> Literal["train", "report"]:
         return "train" if state["job"] < len(state["jobs"]) else "report"
 
+
+def build_k1_graph(
+    checkpointer: BaseCheckpointSaver | None = None, on_event: Event | None = None
+) -> tuple[CompiledStateGraph, StateGraph]:
+    """The compiled K-1 graph and its builder; `on_event` receives progress events."""
+    nodes = K1Nodes(on_event or _ignore)
     builder = StateGraph(K1State)
-    builder.add_node("prepare", prepare)
-    builder.add_node("train", train)
-    builder.add_node("structure", structure)
-    builder.add_node("evaluate", evaluate)
-    builder.add_node("report", report)
+    for name in ("prepare", "train", "structure", "evaluate", "report"):
+        builder.add_node(name, getattr(nodes, name))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "train")
-    builder.add_conditional_edges("train", after_train)
-    builder.add_conditional_edges("structure", after_structure)
-    builder.add_conditional_edges("evaluate", after_evaluate)
+    builder.add_conditional_edges("train", nodes.after_train)
+    builder.add_conditional_edges("structure", nodes.after_structure)
+    builder.add_conditional_edges("evaluate", nodes.after_evaluate)
     builder.add_edge("report", END)
     return builder.compile(checkpointer=checkpointer), builder
 
@@ -157,7 +151,4 @@ def initial_state(settings: K1Settings, run_dir: Path) -> K1State:
 def run_config(run_dir: Path, settings: K1Settings) -> dict[str, Any]:
     """Thread id = run id (the run folder's name, the timestamp)."""
     thread = run_dir.parent.name if run_dir.name == "k1" else run_dir.name
-    return {"configurable": {"thread_id": thread}, "recursion_limit": recursion_limit(settings)}
-
-
-graph, _builder = build_k1_graph()
+    return shared.run_config(thread, supersteps(settings))

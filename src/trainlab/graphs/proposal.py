@@ -16,14 +16,15 @@ graph as a node, it shares only those keys with the lab's state.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Annotated, Any, TypedDict
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from trainlab.graphs import shared
+from trainlab.graphs.proposal_state import ProposalInput, ProposalOutput, ProposalState
 from trainlab.proposals import validate as validation
 from trainlab.proposals import workflow
 from trainlab.proposals.agents import ROLES, Team, build_team
@@ -33,25 +34,9 @@ from trainlab.proposals.schema import ResearchProposal
 ORDER: tuple[str, ...] = tuple(ROLES)  # the sequential order of the seed's workflow
 
 
-class ProposalInput(TypedDict):
-    proposal_request: dict[str, Any]
-
-
-class ProposalOutput(TypedDict, total=False):
-    research_proposals: Annotated[list[dict[str, Any]], operator.add]
-    proposal_messages: Annotated[list[dict[str, Any]], operator.add]
-
-
-class ProposalState(ProposalInput, ProposalOutput, total=False):
-    """Plain JSON-like values only; the lists are append-only (nodes return new items)."""
-
-    round: int
-    proposal: dict[str, Any]
-
-
 def recursion_limit(rounds: int) -> int:
     """Supersteps for `rounds` iterative rounds (six nodes each) plus assemble/validate/save."""
-    return (len(ORDER) + 1) * rounds + 10
+    return shared.recursion_limit((len(ORDER) + 1) * rounds)
 
 
 class ProposalNodes:
@@ -121,10 +106,10 @@ class ProposalNodes:
 
         return route
 
-    def after_critic(self, state: ProposalState) -> str:
+    def after_critic(self, state: ProposalState) -> str:  # ORDER[0] or "assemble"
         return ORDER[0] if state["round"] <= self._request(state).rounds else "assemble"
 
-    def after_assemble(self, state: ProposalState) -> str:
+    def after_assemble(self, state: ProposalState) -> Literal["validate", "save"]:
         return "validate" if self._request(state).run_validation else "save"
 
 
@@ -155,6 +140,3 @@ def build_proposal_graph(
     builder.add_edge("save", END)
     builder.add_edge("ask", END)
     return builder.compile(checkpointer=checkpointer), builder
-
-
-graph = build_proposal_graph()[0]

@@ -1,34 +1,32 @@
 """The HPO lab graph: consultants → supervisor → executor → analyst → researcher → next round.
 
 Wiring only: every node reads the state, calls one capability of `trainlab.lab` (or an agent
-policy) and returns only what is new. The compiled `graph` at the bottom is for LangGraph
-Studio (`langgraph.json`) and notebooks.
+policy) and returns only what is new. Nothing is built at import (Studio: `graphs/studio.py`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from graphs.proposal import build_proposal_graph
 from trainlab import lab
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
-from trainlab.proposals import lab as proposals
+from trainlab.graphs import shared
+from trainlab.graphs.proposal import build_proposal_graph
+from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
+from trainlab.runstore import RunFolder
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
-
-# supervisor, executor, analyst, researcher, [ask_proposal, proposal,] record
-NODES_PER_ROUND = 7
 
 
 def recursion_limit(rounds: int, consult_turns: int) -> int:
     """Enough supersteps for every round, so 100 rounds never hit LangGraph's default of 25."""
-    return rounds * (2 * consult_turns + NODES_PER_ROUND) + 10
+    settings = LabSettings(rounds=rounds, consult_turns=consult_turns)
+    return shared.recursion_limit(lab.hpo_supersteps(settings))
 
 
 class HPONodes:
@@ -40,9 +38,9 @@ class HPONodes:
 
     def init(self, state: HPOState) -> dict[str, Any]:
         # The CLI creates the run folder (its checkpoints live there); Studio and notebooks don't.
-        run_dir = _path(state.get("run_dir")) or lab.start_run(self.settings)
-        self.runtime.run_dir = run_dir
-        return {"run_dir": str(run_dir), "round": 1, "rounds": self.settings.rounds}
+        folder = RunFolder(state.get("run_dir") or lab.start_run(self.settings))
+        self.runtime.folder = folder
+        return {"run_dir": str(folder.path), "round": 1, "rounds": self.settings.rounds}
 
     def consultant_a(self, state: HPOState) -> dict[str, Any]:
         return self._consult(state, self.runtime.advisors.consultant_a)
@@ -66,50 +64,54 @@ class HPONodes:
     def executor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "executor")
         final = FinalConfig.model_validate(state["finals"][-1])
-        summary = lab.execute_trial(self.runtime, Path(state["run_dir"]), final)
+        summary = lab.execute_trial(self.runtime, RunFolder(state["run_dir"]), final)
         return {"trials": [summary.model_dump(mode="json")]}
 
     def analyst(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
-        analysis = lab.analyze_trial(self.runtime, Path(state["run_dir"]), summary, state["round"])
+        analysis = lab.analyze_trial(
+            self.runtime, RunFolder(state["run_dir"]), summary, state["round"]
+        )
         return {"analyses": [analysis.model_dump(mode="json")]}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "researcher")
         analysis = Analysis.model_validate(state["analyses"][-1])
-        note = lab.research_remedies(self.runtime, Path(state["run_dir"]), analysis)
+        note = lab.research_remedies(self.runtime, RunFolder(state["run_dir"]), analysis)
         return {"research": [note.model_dump(mode="json")]}
 
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
         self.runtime.display.phase(state["round"], "proposal")
         records = state.get("research_proposals", [])
-        view, run_dir = RoundView.from_state(state), Path(state["run_dir"])
+        view, run_dir = RoundView.from_state(state), state["run_dir"]
         request = proposals.request(self.settings, view, run_dir, records)
         return {"proposal_request": request.model_dump(mode="json")}
 
-    def after_research(self, state: HPOState) -> str:
+    def after_research(self, state: HPOState) -> Literal["ask_proposal", "record"]:
         records, k = state.get("research_proposals", []), self.settings.stagnation_rounds
         stalled = proposals.due(RoundView.from_state(state), records, k)
         return "ask_proposal" if stalled else "record"
 
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        best = write_run_artifacts(Path(state["run_dir"]), finals, trials, self.settings.train.seed)
+        best = write_run_artifacts(
+            RunFolder(state["run_dir"]).path, finals, trials, self.settings.train.seed
+        )
         return {"best": best, "round": state["round"] + 1}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
         write_report(
-            Path(state["run_dir"]),
+            RunFolder(state["run_dir"]).path,
             trial_rows(finals, trials),
             state.get("best"),
             state.get("research_proposals", []),
         )
         return {}
 
-    def after_consultation(self, state: HPOState) -> str:
+    def after_consultation(self, state: HPOState) -> Literal["consultant_a", "supervisor"]:
         turns = sum(
             1
             for p in state["proposals"]
@@ -118,12 +120,8 @@ class HPONodes:
         return "consultant_a" if turns < self.settings.consult_turns else "supervisor"
 
     @staticmethod
-    def after_round(state: HPOState) -> str:
+    def after_round(state: HPOState) -> Literal["consultant_a", "finalize"]:
         return "consultant_a" if state["round"] <= state["rounds"] else "finalize"
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
 
 
 def _latest_proposal(state: HPOState, author: str | None = None, exclude: str | None = None):
@@ -163,19 +161,14 @@ def build_hpo_graph(
     builder.add_edge(START, "init")
     builder.add_edge("init", "consultant_a")
     builder.add_edge("consultant_a", "consultant_b")
-    builder.add_conditional_edges(
-        "consultant_b", nodes.after_consultation, ["consultant_a", "supervisor"]
-    )
+    builder.add_conditional_edges("consultant_b", nodes.after_consultation)
     builder.add_edge("supervisor", "executor")
     builder.add_edge("executor", "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
-    builder.add_conditional_edges("researcher", nodes.after_research, ["ask_proposal", "record"])
+    builder.add_conditional_edges("researcher", nodes.after_research)
     builder.add_edge("ask_proposal", "proposal")
     builder.add_edge("proposal", "record")
-    builder.add_conditional_edges("record", nodes.after_round, ["consultant_a", "finalize"])
+    builder.add_conditional_edges("record", nodes.after_round)
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer), builder
-
-
-graph = build_hpo_graph(lab.LabRuntime.create(LabSettings()))[0]

@@ -2,77 +2,59 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from pydantic import ValidationError
 
 from trainlab import space
-from trainlab.cli_options import (
-    add_data_options,
-    add_train_options,
-    data_settings_from,
+from trainlab.commands.options import (
+    OneLineParser,
+    add_settings_flags,
+    fail,
     one_line_error,
-    train_settings_from,
+    settings_from,
 )
-from trainlab.runstore import new_run_dir, write_json
-from trainlab.training.data import DataUnavailableError, load_splits
-from trainlab.training.trainer import resolve_device, run_trial
-
-# HParams field -> the flag that sets it, so errors name what the user typed
-FLAGS = {
-    "optimizer": "--optimizer",
-    "learning_rate": "--lr",
-    "train_batch_size": "--batch-size",
-    "weight_decay": "--weight-decay",
-    "label_smoothing": "--label-smoothing",
-}
+from trainlab.config import DataSettings, TrainSettings
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> tuple[OneLineParser, dict[str, str]]:
+    """The train parser (the hyperparameters, TrainSettings, DataSettings) and field → flag."""
+    parser = OneLineParser(
         prog="main.py train",
         description="Train one hyperparameter configuration (ResNet-9) and write its artifacts.",
     )
     group = parser.add_argument_group("hyperparameters (the search space; nothing is clamped)")
-    group.add_argument("--optimizer", default="sgd", help=f"one of {', '.join(space.OPTIMIZERS)}")
-    group.add_argument("--lr", type=float, default=0.05, help="learning rate (%(default)s)")
-    group.add_argument(
-        "--batch-size",
-        type=int,
-        default=128,
-        help=f"one of {', '.join(map(str, space.BATCH_SIZES))} (%(default)s)",
-    )
-    group.add_argument("--weight-decay", type=float, default=5e-4, help="(%(default)s)")
-    group.add_argument("--label-smoothing", type=float, default=0.1, help="(%(default)s)")
-    add_train_options(parser)
-    add_data_options(parser)
-    return parser
+    space.add_flags(group)
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("runs"),
+        help="the run folder is created here as <timestamp>/ (default: runs)",
+    )  # fmt: skip
+    flags = add_settings_flags(parser, TrainSettings, "training")
+    flags |= add_settings_flags(parser, DataSettings, "data")
+    return parser, space.FLAGS | flags
 
 
 def main(argv: list[str]) -> int:
+    parser, flags = build_parser()
+    args = parser.parse_args(argv)
+    try:  # settings first: a bad value answers before torch is imported
+        hparams = space.hparams_from_args(args)
+        settings: TrainSettings = settings_from(TrainSettings, args)
+        data_settings: DataSettings = settings_from(DataSettings, args)
+    except (ValueError, ValidationError) as exc:
+        return fail(one_line_error(exc, flags))
+    from trainlab.runstore import new_run_dir, write_json
+    from trainlab.training.data import DataUnavailableError, load_splits
+    from trainlab.training.device import resolve_device
+    from trainlab.training.trainer import run_trial
+
     try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse already printed the usage and the error
-        return int(exc.code or 0)
-    try:
-        hparams = space.HParams(
-            optimizer=args.optimizer,
-            learning_rate=args.lr,
-            train_batch_size=args.batch_size,
-            weight_decay=args.weight_decay,
-            label_smoothing=args.label_smoothing,
-        )
-        settings = train_settings_from(args)
-        data_settings = data_settings_from(args)
         resolve_device(settings.device)
         data = load_splits(data_settings, settings.seed)
     except (ValueError, DataUnavailableError) as exc:
-        print(f"error: {one_line_error(exc, FLAGS)}", file=sys.stderr)
-        return 2
+        return fail(one_line_error(exc, flags))
 
     run_dir = new_run_dir(args.output_dir)
     trial_dir = run_dir / "trial_0"
@@ -104,6 +86,15 @@ def main(argv: list[str]) -> int:
 @contextmanager
 def _progress(epochs: int) -> Iterator[Callable[[dict], None]]:
     """A rich progress bar over epochs; yields the on_epoch callback that advances it."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("epoch"),
         MofNCompleteColumn(),

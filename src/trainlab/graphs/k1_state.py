@@ -1,0 +1,23 @@
+"""State of the K-1 graph: settings, paths and metric records; learner state lives on disk."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict
+
+
+class K1State(TypedDict, total=False):
+    run_dir: str
+    settings: dict[str, Any]
+    data: dict[str, dict[str, str]]
+    jobs: list[dict[str, Any]]
+    job: int
+    domain: int
+    step: int
+    ckpt: str | None
+    chunks: Annotated[list[dict[str, Any]], operator.add]
+    evals: Annotated[list[dict[str, Any]], operator.add]
+    structure: Annotated[list[dict[str, Any]], operator.add]  # k1_structure steps
+    report: dict[str, str]

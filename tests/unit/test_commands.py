@@ -1,0 +1,90 @@
+"""The commands: every settings field is a flag listed in --help with its default; the shared
+options; artifacts readable by others; graphs built only on demand."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainlab.cli import main
+from trainlab.commands.options import field_help, positive_int
+from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.experiments.config import ExperimentConfig
+from trainlab.k1.settings import K1Settings
+from trainlab.proposals.request import Budget
+from trainlab.runstore import write_json
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = {
+    "lab": ([], [LabSettings]),
+    "train": (["train"], [TrainSettings, DataSettings]),
+    "experiment": (["experiment"], [ExperimentConfig]),
+    "k1": (["k1"], [K1Settings]),
+    "propose": (["propose"], [Budget]),
+}
+
+
+def _shown(default: object) -> str:
+    return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_lists_every_settings_field_with_its_default(name, capsys) -> None:
+    argv, models = COMMANDS[name]
+    assert main([*argv, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for model in models:
+        for flag, default in field_help(model):
+            assert flag in text, flag
+            shown = "off" if flag == "--structure" else _shown(default)
+            assert f"(default: {shown})" in text, (flag, shown)
+
+
+def test_aliases_name_the_user_facing_flag() -> None:
+    flags = dict(field_help(TrainSettings))
+    assert "--width" in flags and "--model-width" not in flags
+    assert "--lr" in dict(field_help(ExperimentConfig))
+
+
+def test_positive_int_says_what_it_wants() -> None:
+    with pytest.raises(Exception, match="must be a positive integer, got 0"):
+        positive_int("0")
+
+
+def test_help_answers_before_heavy_imports() -> None:
+    code = "import sys; from trainlab.cli import main; main(['--help']); print(sorted(sys.modules))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    modules = out.stdout.splitlines()[-1]
+    for heavy in ("'torch'", "'langgraph'", "'trainlab.graphs.hpo'"):
+        assert heavy not in modules
+
+
+def test_importing_studio_builds_nothing_until_asked() -> None:
+    code = (
+        "import sys, trainlab.graphs.studio; print('dotenv' in sys.modules, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_artifacts_are_readable_by_others_under_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        os.umask(0o077)
+        write_json(tmp_path / "b.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o600
+
+
+def test_old_config_with_num_workers_still_loads() -> None:
+    assert TrainSettings.model_validate({"num_workers": 4, "epochs": 2}).epochs == 2
