@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 CHECKPOINT_DB = "checkpoints.sqlite"
+OPTUNA_DB = "optuna.db"
 ARTIFACT_MODE = 0o666  # before the umask, as open() creates files (0644 under umask 022)
 
 
@@ -58,6 +59,11 @@ class RunFolder:
     @property
     def config(self) -> Path:
         return self.path / "config.json"
+
+    @property
+    def optuna_db(self) -> Path:
+        """The run's Optuna study (SQLite; `optuna-dashboard RUN_DIR/optuna.db`)."""
+        return self.path / OPTUNA_DB
 
     @property
     def checkpoints(self) -> Path:

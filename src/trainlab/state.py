@@ -59,6 +59,7 @@ class Proposal(BaseModel):
     rationale: str
     policy: str
     warnings: list[str] = Field(default_factory=list)
+    remedies: list[Remedy] = Field(default_factory=list)  # applied to the previous trial
 
 
 class FinalConfig(BaseModel):
@@ -70,6 +71,7 @@ class FinalConfig(BaseModel):
     justification: str
     policy: str
     warnings: list[str] = Field(default_factory=list)
+    remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
 
 
 class Analysis(BaseModel):

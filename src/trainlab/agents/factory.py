@@ -108,7 +108,7 @@ def build_advisors(
     read here, handed to the clients and never stored in settings, state or records.
     """
     env = environment(env)
-    offline = offline_advisors(settings.train.seed)
+    offline = offline_advisors(settings.train.seed, settings.agent_share)
     if settings.offline:
         return offline, f"{OFFLINE}; --offline given."
     endpoints = {role: ep for role in ROLES if (ep := endpoint_for(role, env))}

@@ -20,6 +20,7 @@ from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
 from trainlab.runstore import RunFolder
+from trainlab.search.lab_search import budget_left
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
 
 
@@ -51,14 +52,15 @@ class HPONodes:
     def _consult(self, state: HPOState, consultant: Any) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], consultant.name)
         other = _latest_proposal(state, exclude=consultant.name)
-        proposal = consultant.propose(RoundView.from_state(state), other)
+        proposal = consultant.propose(self.runtime.round_view(state), other)
         return {"proposals": [proposal.model_dump(mode="json")]}
 
     def supervisor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "supervisor")
         finals = [_latest_proposal(state, author) for author in ("consultant_a", "consultant_b")]
         proposals = [p for p in finals if p is not None]
-        final = self.runtime.advisors.supervisor.finalize(RoundView.from_state(state), proposals)
+        view = self.runtime.round_view(state)
+        final = self.runtime.advisors.supervisor.finalize(view, proposals)
         return {"finals": [final.model_dump(mode="json")]}
 
     def executor(self, state: HPOState) -> dict[str, Any]:
@@ -119,9 +121,10 @@ class HPONodes:
         )
         return "consultant_a" if turns < self.settings.consult_turns else "supervisor"
 
-    @staticmethod
-    def after_round(state: HPOState) -> Literal["consultant_a", "finalize"]:
-        return "consultant_a" if state["round"] <= state["rounds"] else "finalize"
+    def after_round(self, state: HPOState) -> Literal["consultant_a", "finalize"]:
+        """Another round while --rounds and the epoch budget both last."""
+        more = state["round"] <= state["rounds"] and budget_left(self.settings, state["trials"]) > 0
+        return "consultant_a" if more else "finalize"
 
 
 def _latest_proposal(state: HPOState, author: str | None = None, exclude: str | None = None):

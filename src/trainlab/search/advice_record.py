@@ -9,7 +9,7 @@ to the new optimizer (the best one measured for it in this run, else its usual d
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trainlab.space import HParams, apply_changes
@@ -29,6 +29,15 @@ class AdviceBook:
     """Gains per remedy, measured in this run (child score − parent score)."""
 
     gains: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def measured(cls, trials: Sequence[tuple[Sequence[Remedy], float]]) -> AdviceBook:
+        """From the run's trials in order: (remedies applied to the trial before, accuracy)."""
+        book = cls()
+        for (remedies, score), (_, parent) in zip(trials[1:], trials, strict=False):
+            for remedy in remedies:
+                book.record(remedy, parent, score)
+        return book
 
     def record(self, remedy: Remedy, parent_score: float, score: float) -> None:
         self.gains.setdefault(remedy_key(remedy), []).append(score - parent_score)

@@ -19,12 +19,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab import space
+from trainlab.runstore import OPTUNA_DB
 from trainlab.space import HParams
 from trainlab.state import TrialSummary
 
 SamplerName = Literal["tpe", "cmaes", "random"]
 SAMPLERS: tuple[str, ...] = ("tpe", "cmaes", "random")
-STUDY_FILE = "optuna.db"
+STUDY_FILE = OPTUNA_DB
 STUDY_NAME = "trainlab"
 ROUND_ATTR = "round"
 SOURCE_ATTR = "source"
