@@ -29,7 +29,10 @@ from trainlab.agents.transcripts import TranscriptSink
 from trainlab.config import ROLE_NODES, ROLES, LabSettings
 from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
 
-OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
+OFFLINE = (
+    "Agents: offline policies (the run's Optuna study, expert rules, allocation, heuristics, "
+    "knowledge base)"
+)
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MAX_RETRIES = 3
 

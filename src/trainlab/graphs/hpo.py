@@ -18,7 +18,12 @@ from trainlab.config import LabSettings
 from trainlab.graphs import shared
 from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.proposals import stagnation as proposals
-from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
+from trainlab.reporting.run_report import (
+    budget_record,
+    trial_rows,
+    write_report,
+    write_run_artifacts,
+)
 from trainlab.runstore import RunFolder
 from trainlab.search.lab_search import budget_left
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
@@ -98,9 +103,8 @@ class HPONodes:
 
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        best = write_run_artifacts(
-            RunFolder(state["run_dir"]).path, finals, trials, self.settings.train.seed
-        )
+        run_dir, seed = RunFolder(state["run_dir"]).path, self.settings.train.seed
+        best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
         return {"best": best, "round": state["round"] + 1}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
@@ -110,6 +114,7 @@ class HPONodes:
             trial_rows(finals, trials),
             state.get("best"),
             state.get("research_proposals", []),
+            budget_record(trials, self.settings.epoch_budget),
         )
         return {}
 

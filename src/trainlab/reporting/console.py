@@ -66,12 +66,13 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
     """The final table of trials, the best one marked with a star."""
     table = Table(
         title="Trials",
-        caption="★ best validation accuracy   ↓ batch stepped down after out-of-memory",
+        caption="★ best validation accuracy   ↓ batch stepped down after out-of-memory   "
+        "pruned: stopped early by the pruner",
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
         show_edge=False,
     )
-    for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "val acc", "test acc", "s"):
+    for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "ep", "val acc", "test acc", "s"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
@@ -82,7 +83,8 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
             f"{row['train_batch_size']}{'↓' if row['oom_adjusted'] else ''}",
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
-            row["status"],
+            f"[yellow]{row['status']}[/]" if row["status"] == "pruned" else row["status"],
+            str(row.get("epochs_run", "")),
             _fmt(row["best_val_acc"]),
             _fmt(row["test_acc"]),
             f"{row['seconds']:.0f}",

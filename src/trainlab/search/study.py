@@ -123,13 +123,14 @@ class SearchStudy:
     def start(self, round_: int, hparams: HParams, source: str) -> optuna.Trial:
         """The running trial of `round_` with `hparams` (the existing one after a resume)."""
         existing = self.trial_of(round_)
-        if existing is not None:
-            if existing.state.is_finished():
-                raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
+        if existing is not None and existing.state.is_finished():
+            raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
+        if existing is not None and existing.state == TrialState.RUNNING:
             return optuna.trial.Trial(self.study, existing._trial_id)  # no public id getter
         queued = self.waiting()
-        if queued is None:
-            self.study.enqueue_trial(hparams.model_dump(), user_attrs={SOURCE_ATTR: source})
+        if queued is None:  # enqueued with its round: a crash before ask() leaves it waiting
+            attrs = {SOURCE_ATTR: source, ROUND_ATTR: round_}
+            self.study.enqueue_trial(hparams.model_dump(), user_attrs=attrs)
         elif queued != hparams:  # ask() would hand out the queued configuration instead
             raise ValueError(f"round {round_}: the study's next trial is {queued.brief()}")
         with warnings.catch_warnings():
