@@ -72,7 +72,8 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
         collapse_padding=True,
         show_edge=False,
     )
-    for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "ep", "val acc", "test acc", "s"):
+    columns = ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "ep", "val acc", "test acc", "s")
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
