@@ -38,17 +38,18 @@ from scipy.stats import wilcoxon
 
 from trainlab import space
 from trainlab.agents.offline import LITERATURE_PRIOR
-from trainlab.config import DataSettings, TrainSettings
+from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.search.budget import EpochBudget
 from trainlab.search.hybrid import HybridSettings, run_hybrid
 from trainlab.search.pruning import epoch_callback, make_pruner
 from trainlab.search.study import make_sampler, tell_state
 from trainlab.state import TrialSummary
-from trainlab.training import trainer
+from trainlab.training import artifacts
 from trainlab.training.data import ImageSplits, load_splits, stratified_split
 from trainlab.training.trainer import run_trial
 
 HYBRID = "hybrid (study + 30 % consultants + ASHA)"
+LAB_GRAPH = "lab graph (offline, defaults: TPE + 30 % + ASHA)"
 SETTINGS: dict[str, dict[str, Any]] = {
     "digits_w8_cap3": {"width": 8, "cap": 3, "train_fraction": 1.0},
     "digits_25pct_w8_cap4": {"width": 8, "cap": 4, "train_fraction": 0.25},
@@ -100,6 +101,28 @@ def run_lab(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) 
     return [o.summary for o in run.outcomes]
 
 
+def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) -> list:
+    """The lab itself: the real graph, its offline agents and defaults, one consultation turn
+    (the offline consultants do not change their proposal in a second one) and no research
+    proposals (their validation trains outside the budget). It loads its own data: the same
+    digits split as `data`, so it runs only where the setting trains on all of train."""
+    from trainlab import lab
+    from trainlab.graphs.hpo import build_hpo_graph
+    from trainlab.graphs.shared import run_config
+    from trainlab.runstore import open_checkpointer
+
+    settings = LabSettings(
+        rounds=budget, consult_turns=1, stagnation_rounds=0, offline=True, output_dir=folder,
+        budget_epochs=budget, train=train, data=DataSettings(dataset="digits", val_split=0.2),
+    )  # fmt: skip
+    run_dir = lab.start_run(settings)
+    with open_checkpointer(run_dir) as saver:
+        compiled, _ = build_hpo_graph(lab.LabRuntime.offline(settings), saver)
+        config = run_config(run_dir.name, lab.hpo_supersteps(settings))
+        state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    return [TrialSummary.model_validate(t) for t in state["trials"]]
+
+
 Method = Callable[[TrainSettings, ImageSplits, int, Path], list[TrialSummary]]
 METHODS: dict[str, Method] = {
     "random search": lambda *a: run_optuna("random", "none", *a),
@@ -110,6 +133,7 @@ METHODS: dict[str, Method] = {
         "tpe", "asha", *a
     ),
     HYBRID: run_lab,
+    LAB_GRAPH: run_lab_graph,
 }
 
 
@@ -136,7 +160,7 @@ def score(summaries: list[TrialSummary], budget: int) -> dict[str, Any]:
     }
 
 
-def run_setting(name: str, seed: int, budget: int) -> dict[str, dict[str, Any]]:
+def run_setting(name: str, seed: int, budget: int, methods: list[str]) -> dict[str, dict[str, Any]]:
     cfg = SETTINGS[name]
     train = TrainSettings(
         epochs=cfg["cap"],
@@ -153,7 +177,10 @@ def run_setting(name: str, seed: int, budget: int) -> dict[str, dict[str, Any]]:
         seed,
     )
     results = {}
-    for method, run in METHODS.items():
+    for method in methods:
+        if method == LAB_GRAPH and cfg["train_fraction"] < 1.0:
+            continue
+        run = METHODS[method]
         with tempfile.TemporaryDirectory() as tmp:
             results[method] = score(run(train, data, budget, Path(tmp)), budget)
         r = results[method]
@@ -257,6 +284,7 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budget-epochs", type=int, default=24)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_budget.json"))
     parser.add_argument(
@@ -270,7 +298,7 @@ def main() -> None:
         return
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads)
-    trainer.plot_trial = lambda *a, **k: None  # per-trial PNGs: ~1 s a trial, no effect on scores
+    artifacts.plot_trial = lambda *a, **k: None  # per-trial PNGs: ~1 s a trial, no effect on scores
     record = {
         "settings": {
             "budget_epochs": args.budget_epochs,
@@ -285,7 +313,9 @@ def main() -> None:
     started = time.perf_counter()
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for setting in args.settings:  # interleaved: a partial run covers both settings
-            record["results"][setting][str(seed)] = run_setting(setting, seed, args.budget_epochs)
+            record["results"][setting][str(seed)] = run_setting(
+                setting, seed, args.budget_epochs, args.methods
+            )
             record["settings"]["wall_seconds"] = round(time.perf_counter() - started)
             args.out.write_text(json.dumps(record, indent=1))
     print(summarize(record, args.out))

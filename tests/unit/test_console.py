@@ -49,3 +49,14 @@ def test_trials_table_fits_80_columns_and_marks_the_best_round():
     best_line = next(line for line in text.splitlines() if "★" in line)
     assert best_line.split()[1] == "2"
     assert best_line.split()[4] == "32↓" and "—" in best_line
+
+
+def test_trials_table_shows_a_pruned_trial_and_its_epochs():
+    row = {
+        **HP.model_dump(), "round": 1, "status": "pruned", "epochs_run": 2, "best_val_acc": 0.4,
+        "test_acc": 0.4, "oom_adjusted": False, "seconds": 1.0,
+    }  # fmt: skip
+    console = Console(width=80, record=True)
+    console.print(trials_table([row], best_round=None))
+    text = console.export_text()
+    assert "pruned@2" in text and "…" not in text

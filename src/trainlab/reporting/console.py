@@ -67,13 +67,12 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
     table = Table(
         title="Trials",
         caption="★ best validation accuracy   ↓ batch stepped down after out-of-memory   "
-        "pruned: stopped early by the pruner",
+        "pruned@k: stopped by the pruner after k epochs",
         box=box.SIMPLE_HEAD,
         collapse_padding=True,
         show_edge=False,
     )
-    columns = ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "ep", "val acc", "test acc", "s")
-    for column in columns:
+    for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "val acc", "test acc", "s"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(
@@ -84,13 +83,18 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
             f"{row['train_batch_size']}{'↓' if row['oom_adjusted'] else ''}",
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
-            f"[yellow]{row['status']}[/]" if row["status"] == "pruned" else row["status"],
-            str(row.get("epochs_run", "")),
+            _status(row),
             _fmt(row["best_val_acc"]),
             _fmt(row["test_acc"]),
             f"{row['seconds']:.0f}",
         )
     return table
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    if row["status"] == "pruned":
+        return f"[yellow]pruned@{row['epochs_run']}[/]"
+    return row["status"]
 
 
 def _fmt(value: float | None) -> str:
