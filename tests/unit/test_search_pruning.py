@@ -126,3 +126,22 @@ def test_asha_prunes_through_the_study_and_records_pruned(
     frozen = search.record(4, summary, [summary.best_val_acc], "optimizer")
     assert summary.status == "pruned"
     assert frozen.state == optuna.trial.TrialState.PRUNED and frozen.user_attrs["round"] == 4
+
+
+def test_a_resumed_trial_asks_the_pruner_before_training_more(
+    tiny_splits: ImageSplits, tmp_path: Path
+) -> None:
+    def crash_after_first_epoch(row: dict) -> None:
+        raise KeyboardInterrupt  # the process dies after epoch 1's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(HP, settings(), tiny_splits, tmp_path / "t", on_epoch=crash_after_first_epoch)
+    asked: list[int] = []
+    summary = run_trial(
+        HP,
+        settings(),
+        tiny_splits,
+        tmp_path / "t",
+        should_stop=lambda e, _: asked.append(e) or True,
+    )
+    assert summary.status == "pruned" and summary.epochs_run == 1 and asked == [1]

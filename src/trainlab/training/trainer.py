@@ -213,9 +213,12 @@ def _fit(
     loop = _build(ctx, batch_size)
     progress = checkpoint.restore(loop, saved) if saved else checkpoint.Progress()
     history = progress.history
-    status: TrialStatus = "complete"
-    reason = None
-    while len(history) < settings.epochs and not _patience_spent(progress, settings.patience):
+    # resumed: the pruner may have stopped the trial just before the crash; ask it again
+    reason = _prune_reason(ctx, history[-1]["epoch"], history[-1]["val_acc"]) if history else None
+    status: TrialStatus = "pruned" if reason else "complete"
+    while reason is None and len(history) < settings.epochs:
+        if _patience_spent(progress, settings.patience):
+            break
         epoch = len(history) + 1
         started = time.perf_counter()
         train = _train_epoch(ctx, loop)
@@ -231,12 +234,19 @@ def _fit(
         artifacts.write_metrics_csv(ctx.trial_dir, history)
         if ctx.on_epoch is not None:
             ctx.on_epoch({**row, "epochs": settings.epochs})
-        stop = ctx.should_stop is not None and ctx.should_stop(epoch, val["acc"])
-        if stop and epoch < settings.epochs:  # the callback sees every epoch, the last too
-            status, reason = "pruned", f"pruned after epoch {epoch} (val_acc {val['acc']:.4f})"
-            break
+        reason = _prune_reason(ctx, epoch, val["acc"])
+        status = "pruned" if reason else status
     test = _score_test(ctx, loop.model, progress, 2 * batch_size)
     return _Fit(status=status, reason=reason, progress=progress, test=test)
+
+
+def _prune_reason(ctx: _Context, epoch: int, val_acc: float) -> str | None:
+    """Why the pruner stops the trial after `epoch`; None to go on (the callback sees every
+    epoch, the last too, which ends the trial complete)."""
+    stop = ctx.should_stop is not None and ctx.should_stop(epoch, val_acc)
+    if stop and epoch < ctx.settings.epochs:
+        return f"pruned after epoch {epoch} (val_acc {val_acc:.4f})"
+    return None
 
 
 def _keep_if_best(
