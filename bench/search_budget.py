@@ -210,8 +210,8 @@ def table(setting: str, runs: dict[str, dict[str, dict]]) -> str:
     """Markdown table for one setting: runs[seed][method] → score()."""
     seeds = sorted(runs, key=int)
     by = {m: [runs[s][m] for s in seeds] for m in METHODS if all(m in runs[s] for s in seeds)}
-    lab_val = [r["best_val_acc"] for r in by[HYBRID]]
-    lab_test = [r["test_acc"] for r in by[HYBRID]]
+    hybrid = by.get(HYBRID, [])  # absent in a run of other --methods only: no p-values
+    lab_val, lab_test = [r["best_val_acc"] for r in hybrid], [r["test_acc"] for r in hybrid]
     lines = [
         f"**{setting}**, seeds {', '.join(seeds)}; median [Q1, Q3]; p: hybrid vs method, "
         "two-sided paired Wilcoxon by seed (val / test)",
@@ -222,7 +222,8 @@ def table(setting: str, runs: dict[str, dict[str, dict]]) -> str:
     ]
     for method, rs in by.items():
         val, test = [r["best_val_acc"] for r in rs], [r["test_acc"] for r in rs]
-        p = "—" if method == HYBRID else f"{paired_p(lab_val, val)} / {paired_p(lab_test, test)}"
+        paired = method != HYBRID and hybrid
+        p = f"{paired_p(lab_val, val)} / {paired_p(lab_test, test)}" if paired else "—"
         trials = statistics.median(r["trials"] for r in rs)
         pruned = statistics.median(r["pruned"] for r in rs)
         lines.append(
