@@ -229,21 +229,22 @@ class TrackRecordSupervisor:
         return text + f" Its reasoning: {choice.rationale}"
 
 
-class AllocationSupervisor:
-    """The lab's offline supervisor: round 1 takes the literature prior, then the allocation
-    rule (`trainlab.search.allocation`) gives a share of the trials to consultant B's proposal
-    when it differs from the optimizer's (consultant A: the run's study), the rest to the
+class AllocationSupervisor(TrackRecordSupervisor):
+    """The lab's offline supervisor: round 1 (or a round without the optimizer's proposal) as
+    the track-record supervisor, i.e. the literature prior; then the allocation rule
+    (`trainlab.search.allocation`) gives a share of the trials to consultant B's proposal when
+    it differs from the optimizer's (consultant A: the run's study), the rest to the
     optimizer. The justification says whose turn it was and why."""
 
     def __init__(self, seed: int, share: float = DEFAULT_AGENT_SHARE) -> None:
-        self.seed, self.allocator = seed, Allocator(share, seed)
-        self.first_round = TrackRecordSupervisor(seed)
+        super().__init__(seed)
+        self.allocator = Allocator(share, seed)
 
     def finalize(self, view: RoundView, proposals: Sequence[Proposal]) -> FinalConfig:
         by_author = {p.author: p for p in proposals}
         optimizer, consultants = by_author.get("consultant_a"), by_author.get("consultant_b")
         if not view.history or optimizer is None:
-            return self.first_round.finalize(view, proposals)
+            return super().finalize(view, proposals)
         suggestion = view.optimizer.suggestion if view.optimizer else optimizer.hparams
         taken = sum(t.final.source == "consultant_b" for t in view.history[1:])
         decision = self.allocator.decide(
