@@ -119,6 +119,20 @@ class LabSettings(BaseModel):
         description="also log each trial's hyperparameters, per-epoch metrics and summary to "
         "TensorBoard (RUN_DIR/tb) or MLflow (RUN_DIR/mlflow.db); none: only the run folder",
     )
+    sampler: Literal["tpe", "cmaes"] = Field(
+        "tpe", description="the run's Optuna sampler (its study is RUN_DIR/optuna.db)"
+    )
+    agent_share: float = Field(
+        0.3, ge=0.0, le=1.0, description="share of the trials given to the consultants' "
+        "proposal when it differs from the optimizer's",
+    )  # fmt: skip
+    budget_epochs: int | None = Field(
+        None, gt=0, description="epochs the run may spend in all; the run ends when they or "
+        "--rounds run out (default: rounds × epochs)",
+    )  # fmt: skip
+    pruner: Literal["none", "asha", "hyperband", "median", "predictive"] = Field(
+        "asha", description="stop bad trials early; predictive: the convergence predictor"
+    )
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
 
@@ -133,3 +147,8 @@ class LabSettings(BaseModel):
         except TrackerUnavailableError as exc:
             raise ValueError(str(exc).removeprefix(f"--tracker {name}: ")) from None
         return name
+
+    @property
+    def epoch_budget(self) -> int:
+        """--budget-epochs, else rounds × epochs."""
+        return self.budget_epochs or self.rounds * self.train.epochs

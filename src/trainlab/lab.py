@@ -5,16 +5,17 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from trainlab.agents.base import Advisors
+from trainlab.agents.base import Advisors, RoundView
 from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
 from trainlab.reporting.trackers import also_track, open_tracker
 from trainlab.runstore import RunFolder, new_run_dir, write_json
+from trainlab.search.lab_search import LabSearch, predicted_final
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
 
 
@@ -48,6 +49,7 @@ class LabRuntime:
     display: LabDisplay = field(default_factory=NullDisplay)
     folder: RunFolder | None = None  # the run's folder: known to the CLI, created by init in Studio
     mode: str = "Agents: offline policies."  # one line: which policies serve the roles
+    _search: LabSearch | None = field(default=None, repr=False)
 
     @property
     def run_dir(self) -> Path | None:
@@ -56,6 +58,18 @@ class LabRuntime:
     @run_dir.setter
     def run_dir(self, path: Path | None) -> None:
         self.folder = RunFolder(path) if path else None
+
+    def search(self, folder: RunFolder) -> LabSearch:
+        """The run's search state (its study in the run folder), opened on first use."""
+        if self._search is None:
+            self._search = LabSearch(self.settings, folder.path)
+        return self._search
+
+    def round_view(self, state: Mapping[str, Any]) -> RoundView:
+        """What the round's agents see: the graph state and the run's optimizer."""
+        view = RoundView.from_state(state)
+        search = self.search(RunFolder(state["run_dir"]))
+        return replace(view, optimizer=search.state(view))
 
     def transcripts_dir(self) -> Path | None:
         """Where the LLM policies write transcripts (None until a folder is known)."""
@@ -67,7 +81,8 @@ class LabRuntime:
 
     @classmethod
     def offline(cls, settings: LabSettings, display: LabDisplay | None = None) -> LabRuntime:
-        return cls(settings, offline_advisors(settings.train.seed), display or NullDisplay())
+        advisors = offline_advisors(settings.train.seed, settings.agent_share)
+        return cls(settings, advisors, display or NullDisplay())
 
     @classmethod
     def create(
@@ -101,23 +116,26 @@ def trial_dir(run_dir: os.PathLike[str] | str, round_: int) -> Path:
 
 
 def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> TrialSummary:
-    """Train the round's configuration (resuming a half-finished trial after a crash)."""
+    """Train the round's configuration (resuming a half-finished trial after a crash) for the
+    epochs the budget leaves it, reporting each epoch to the run's study and its pruner."""
     from trainlab.training.data import load_splits
     from trainlab.training.trainer import run_trial
 
-    settings = runtime.settings
+    settings, search = runtime.settings, runtime.search(folder)
     data = load_splits(settings.data, settings.train.seed)
     trial = folder.trial(final.round)
     tracker = open_tracker(settings.tracker, folder.path)
     tracker.start_trial(trial.name, final.hparams.model_dump())
     summary = run_trial(
         final.hparams,
-        settings.train,
+        settings.train.model_copy(update={"epochs": search.epochs_for(final.round)}),
         data,
         trial,
         on_epoch=also_track(tracker, runtime.display.epoch),
+        should_stop=search.should_stop(final),
     )
     tracker.end_trial(summary)
+    search.record(final, summary, [row["val_acc"] for row in read_epoch_rows(trial)])
     # a finished trial's summary.json names its folder where it was trained: give where it is
     summary = summary.model_copy(update={"trial_dir": str(folder.trial(final.round))})
     runtime.display.trial_done(final.round, summary)
@@ -139,7 +157,10 @@ def analyze_trial(
     # the stored summary.trial_dir may name where the folder was before it moved: the analyst
     # (the LLM one writes analysis_llm.txt there) is handed the folder as it is now
     here = summary.model_copy(update={"trial_dir": str(trial)})
-    analysis = runtime.advisors.analyst.analyze(round_, here, read_epoch_rows(trial))
+    rows = read_epoch_rows(trial)
+    analysis = runtime.advisors.analyst.analyze(round_, here, rows)
+    predicted = predicted_final([row["val_acc"] for row in rows], runtime.settings.train.epochs)
+    analysis = analysis.model_copy(update={"features": {**analysis.features, **predicted}})
     write_json(trial / "analysis.json", analysis.model_dump(mode="json"))
     return analysis
 

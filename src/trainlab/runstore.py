@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # langgraph is imported when a checkpointer is opened
 CHECKPOINT_DB = "checkpoints.sqlite"
 RUN_RECORD = "run.json"
 LOCK_FILE = ".lock"
+OPTUNA_DB = "optuna.db"
 ARTIFACT_MODE = 0o666  # before the umask, as open() creates files (0644 under umask 022)
 PROBE_BYTES = 1 << 16  # written once where runs go: a full disk is found before a run starts
 
@@ -67,6 +68,11 @@ class RunFolder:
     @property
     def config(self) -> Path:
         return self.path / "config.json"
+
+    @property
+    def optuna_db(self) -> Path:
+        """The run's Optuna study (SQLite; `optuna-dashboard RUN_DIR/optuna.db`)."""
+        return self.path / OPTUNA_DB
 
     @property
     def checkpoints(self) -> Path:

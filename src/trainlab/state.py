@@ -14,7 +14,7 @@ from typing_extensions import TypedDict
 
 from trainlab.space import HParams
 
-TrialStatus = Literal["complete", "diverged", "failed"]
+TrialStatus = Literal["complete", "diverged", "failed", "pruned"]
 
 
 class Attempt(BaseModel):
@@ -60,6 +60,7 @@ class Proposal(BaseModel):
     rationale: str
     policy: str
     warnings: list[str] = Field(default_factory=list)
+    remedies: list[Remedy] = Field(default_factory=list)  # applied to the previous trial
 
 
 class FinalConfig(BaseModel):
@@ -71,6 +72,7 @@ class FinalConfig(BaseModel):
     justification: str
     policy: str
     warnings: list[str] = Field(default_factory=list)
+    remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
 
 
 class Analysis(BaseModel):

@@ -321,3 +321,14 @@ if __name__ == "__main__":  # serve a well-behaved fake for `python main.py` by 
     serve(LoopbackLLM(any_key=True), port)
     print(f"fake Gemini on http://127.0.0.1:{port}/v1beta/openai/ (any key)", flush=True)
     threading.Event().wait()
+
+
+def test_consultants_and_supervisor_see_the_optimizer_state_and_the_remedy_record(llm_run):
+    _, _, fake = llm_run
+    for role in ("gen_a", "gen_b", "supervisor"):
+        chats = [r for r in fake.requests if r["kind"] == "chat" and r["role"] == role]
+        last = "\n".join(str(m["content"]) for m in chats[-1]["body"]["messages"])
+        assert "Optimizer: tpe (1 complete trials)." in last  # round 2: the TPE study's view
+        assert re.search(r"Top trials:\n- #0: 0\.\d{4} ", last)
+        assert "The sampler's own next suggestion: " in last
+        assert "No remedy has been tried in this run yet." in last

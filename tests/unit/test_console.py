@@ -85,3 +85,14 @@ def test_banner_names_dataset_rounds_epochs_device_and_the_folder_to_resume(tmp_
     assert "digits" in first and "3 rounds" in first and "4 epochs" in first
     assert "device cpu" in first and "validation = test split" in first
     assert f"--resume {tmp_path / 'run'}" in second
+
+
+def test_trials_table_shows_a_pruned_trial_and_its_epochs():
+    row = {
+        **HP.model_dump(), "round": 1, "status": "pruned", "epochs_run": 2, "best_val_acc": 0.4,
+        "test_acc": 0.4, "oom_adjusted": False, "seconds": 1.0,
+    }  # fmt: skip
+    console = Console(width=80, record=True)
+    console.print(trials_table([row], best_round=None))
+    text = console.export_text()
+    assert "pruned@2" in text and "…" not in text

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from trainlab.search.advice_record import AdviceBook
+from trainlab.space import HParams
 from trainlab.state import Analysis, FinalConfig, Proposal, ResearchNote, TrialSummary
 
 
@@ -18,10 +20,32 @@ class Trial:
 
     @property
     def score(self) -> float:
-        """Validation accuracy, with diverged/failed trials scoring 0."""
+        """Validation accuracy, with diverged/failed trials scoring 0.
+
+        A pruned trial scores 0 too: its accuracy is that of a shorter training, so it is
+        never "the best so far" nor the run's best (as in Optuna, whose best trial is a
+        complete one); its partial accuracy is `reached`."""
         if self.summary.status != "complete":
             return 0.0
         return self.summary.best_val_acc or 0.0
+
+    @property
+    def reached(self) -> float:
+        """The best validation accuracy the trial reached, pruned or not (0 if it failed)."""
+        if self.summary.status == "failed":
+            return 0.0
+        return self.summary.best_val_acc or 0.0
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """The run's optimizer as the agents see it: its next suggestion, and its state and the
+    remedies' measured record as prompt text."""
+
+    sampler: str
+    suggestion: HParams
+    text: str
+    advice: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +56,7 @@ class RoundView:
     history: tuple[Trial, ...]
     analysis: Analysis | None
     research: ResearchNote | None
+    optimizer: OptimizerState | None = None  # the lab's study; None outside the lab
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> RoundView:
@@ -53,6 +78,10 @@ class RoundView:
     @property
     def last(self) -> Trial | None:
         return self.history[-1] if self.history else None
+
+    def advice(self) -> AdviceBook:
+        """Each remedy's measured record in this run (a pruned trial counts what it reached)."""
+        return AdviceBook.measured([(t.final.remedies, t.reached) for t in self.history])
 
     def tried(self) -> set[tuple]:
         keys = {t.final.hparams.key() for t in self.history}

@@ -38,7 +38,10 @@ from trainlab.config import ROLE_NODES, ROLES, LabSettings
 from trainlab.research.arxiv import ARXIV_API, ArxivSearch
 from trainlab.research.search import CSESearch, GeminiGroundedSearch, SearchProvider
 
-OFFLINE = "Agents: offline policies (TPE, expert rules, track record, heuristics, knowledge base)"
+OFFLINE = (
+    "Agents: offline policies (the run's Optuna study, expert rules, allocation, heuristics, "
+    "knowledge base)"
+)
 
 
 def environment(env: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -179,7 +182,7 @@ def build_advisors(
     """
     env = environment(env)
     reset_breakers()
-    offline = offline_advisors(settings.train.seed)
+    offline = offline_advisors(settings.train.seed, settings.agent_share)
     if settings.offline:
         return offline, f"{OFFLINE}; --offline given."
     endpoints = {role: ep for role in ROLES if (ep := endpoint_for(role, env))}

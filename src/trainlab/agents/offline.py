@@ -13,6 +13,8 @@ from trainlab import space
 from trainlab.agents.base import Advisors, RoundView, Trial
 from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
 from trainlab.research.knowledge import remedies_for
+from trainlab.search.advice_record import apply_remedy
+from trainlab.search.allocation import DEFAULT_AGENT_SHARE, Allocator
 from trainlab.space import HParams, perturb
 from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
 
@@ -56,12 +58,16 @@ def _compare(mine: HParams, other: Proposal | None) -> str:
 
 
 class TPEConsultant:
-    """Consultant A: Optuna's multivariate TPE fed with every finished trial (ask/tell)."""
+    """Consultant A: the run's optimizer. In the lab, the suggestion of the run's persistent
+    study (`view.optimizer`, TPE or CMA-ES); elsewhere Optuna's multivariate TPE fed with
+    every finished trial (ask/tell)."""
 
     def __init__(self, seed: int, name: str = "consultant_a", startup_trials: int = 3) -> None:
         self.name, self.seed, self.startup_trials = name, seed, startup_trials
 
     def suggest(self, view: RoundView) -> HParams:
+        if view.optimizer is not None:
+            return view.optimizer.suggestion
         study = self._study(view)
         tried = view.tried()
         for _ in range(MAX_DEDUP_TRIES):
@@ -74,16 +80,17 @@ class TPEConsultant:
     def propose(self, view: RoundView, other: Proposal | None) -> Proposal:
         hparams = self.suggest(view)
         phase = "exploring" if len(view.history) < self.startup_trials else "modelling"
+        sampler = view.optimizer.sampler if view.optimizer else "tpe"
         text = (
-            f"TPE ({phase}, {len(view.history)} finished trials) suggests {hparams.brief()}."
-            + _compare(hparams, other)
+            f"{sampler.upper()} ({phase}, {len(view.history)} finished trials) suggests "
+            f"{hparams.brief()}." + _compare(hparams, other)
         )
         return Proposal(
             round=view.round,
             author=self.name,
             hparams=hparams,
             rationale=text,
-            policy="offline:tpe",
+            policy=f"offline:{sampler}",
         )
 
     def _study(self, view: RoundView) -> optuna.Study:
@@ -118,7 +125,7 @@ class ExpertConsultant:
         self.name, self.seed = name, seed
 
     def propose(self, view: RoundView, other: Proposal | None) -> Proposal:
-        hparams, reason, warnings_ = self._decide(view)
+        hparams, reason, warnings_, remedies = self._decide(view)
         rng = round_rng(self.seed, view.round, self.name)
         hparams, changed = fresh(hparams, view, rng)
         if changed:
@@ -130,27 +137,33 @@ class ExpertConsultant:
             rationale=reason + _compare(hparams, other),
             policy="offline:expert",
             warnings=warnings_,
+            remedies=remedies,
         )
 
-    def _decide(self, view: RoundView) -> tuple[HParams, str, list[str]]:
+    def _decide(self, view: RoundView) -> tuple[HParams, str, list[str], list[Remedy]]:
+        """The configuration, why, warnings, and the remedies applied to the last trial."""
         best, last = view.best, view.last
         if best is None or last is None:
-            return LITERATURE_PRIOR, f"Start from a literature prior ({PRIOR_REFERENCE}).", []
-        remedies = view.research.remedies if view.research else []
+            return LITERATURE_PRIOR, f"Start from a literature prior ({PRIOR_REFERENCE}).", [], []
+        remedies = view.advice().ranked(view.research.remedies) if view.research else []
         if remedies and last.score >= best.score - CLOSE_TO_BEST:
-            return self._apply(last.summary.effective_hparams, remedies)
+            scored = [(t.summary.effective_hparams, t.score) for t in view.history]
+            return self._apply(last.summary.effective_hparams, remedies, scored)
         step = perturb(best.summary.effective_hparams, round_rng(self.seed, view.round, "best"))
-        return step, f"Refine the best so far ({best.score:.4f}) with a local step.", []
+        return step, f"Refine the best so far ({best.score:.4f}) with a local step.", [], []
 
     @staticmethod
-    def _apply(base: HParams, remedies: Sequence[Remedy]) -> tuple[HParams, str, list[str]]:
+    def _apply(
+        base: HParams, remedies: Sequence[Remedy], scored: Sequence[tuple[HParams, float]]
+    ) -> tuple[HParams, str, list[str], list[Remedy]]:
         """Per flag, the first alternative that changes the configuration and touches no
-        parameter an earlier flag's remedy already changed (a clamped no-op is skipped)."""
+        parameter an earlier flag's remedy already changed (a clamped no-op is skipped).
+        A change of optimizer brings the lr suited to it (best measured in `scored`)."""
         hparams, applied, notes, touched, done = base, [], [], set(), set()
         for remedy in remedies:
             if remedy.flag in done or not touched.isdisjoint(remedy.changes):
                 continue
-            candidate, warnings_ = space.apply_changes(hparams, remedy.changes)
+            candidate, warnings_ = apply_remedy(hparams, remedy.changes, scored)
             if candidate == hparams:
                 notes.append(f"{remedy.action}: no effect at the bounds of the space")
                 continue
@@ -160,7 +173,8 @@ class ExpertConsultant:
             touched.update(remedy.changes)
             done.add(remedy.flag)
         actions = "; ".join(f"{r.action} ({r.flag}; {r.reference})" for r in applied)
-        return hparams, f"Apply the remedies to the last run: {actions or 'none applies'}.", notes
+        text = f"Apply the remedies to the last run: {actions or 'none applies'}."
+        return hparams, text, notes, applied
 
 
 class TrackRecordSupervisor:
@@ -193,6 +207,7 @@ class TrackRecordSupervisor:
             justification=justification,
             policy="offline:track-record",
             warnings=choice.warnings,
+            remedies=choice.remedies,
         )
 
     @staticmethod
@@ -212,6 +227,43 @@ class TrackRecordSupervisor:
         if changed:
             text += " Both proposals were already trained; took a small step from the choice."
         return text + f" Its reasoning: {choice.rationale}"
+
+
+class AllocationSupervisor(TrackRecordSupervisor):
+    """The lab's offline supervisor: round 1 (or a round without the optimizer's proposal) as
+    the track-record supervisor, i.e. the literature prior; then the allocation rule
+    (`trainlab.search.allocation`) gives a share of the trials to consultant B's proposal when
+    it differs from the optimizer's (consultant A: the run's study), the rest to the
+    optimizer. The justification says whose turn it was and why."""
+
+    def __init__(self, seed: int, share: float = DEFAULT_AGENT_SHARE) -> None:
+        super().__init__(seed)
+        self.allocator = Allocator(share, seed)
+
+    def finalize(self, view: RoundView, proposals: Sequence[Proposal]) -> FinalConfig:
+        by_author = {p.author: p for p in proposals}
+        optimizer, consultants = by_author.get("consultant_a"), by_author.get("consultant_b")
+        if not view.history or optimizer is None:
+            return super().finalize(view, proposals)
+        suggestion = view.optimizer.suggestion if view.optimizer else optimizer.hparams
+        taken = sum(t.final.source == "consultant_b" for t in view.history[1:])
+        decision = self.allocator.decide(
+            len(view.history), taken, suggestion, consultants.hparams if consultants else None
+        )
+        choice = consultants if decision.source == "consultants" else optimizer
+        hparams, changed = fresh(decision.hparams, view, round_rng(self.seed, view.round, "sup"))
+        justification = decision.justification + (
+            " It was already trained; took a small step from it." if changed else ""
+        )
+        return FinalConfig(
+            round=view.round,
+            hparams=hparams,
+            source=choice.author,
+            justification=f"{justification} Its reasoning: {choice.rationale}",
+            policy="offline:allocation",
+            warnings=choice.warnings,
+            remedies=choice.remedies,
+        )
 
 
 def _track_records(history: Sequence[Trial]) -> dict[str, tuple[int, int]]:
@@ -260,11 +312,11 @@ class KnowledgeBaseResearcher:
         )
 
 
-def offline_advisors(seed: int) -> Advisors:
+def offline_advisors(seed: int, agent_share: float = DEFAULT_AGENT_SHARE) -> Advisors:
     return Advisors(
         consultant_a=TPEConsultant(seed),
         consultant_b=ExpertConsultant(seed),
-        supervisor=TrackRecordSupervisor(seed),
+        supervisor=AllocationSupervisor(seed, agent_share),
         analyst=HeuristicAnalyst(),
         researcher=KnowledgeBaseResearcher(),
     )

@@ -75,13 +75,20 @@ def _remedies(note: ResearchNote | None) -> str:
     return "Researcher's remedies:\n" + "\n".join(items)
 
 
+def _optimizer(view: RoundView, sampler: HParams) -> list[str]:
+    """The run's optimizer state and the remedies' record (the lab), else the TPE point."""
+    if view.optimizer is None:
+        return [f"A classical sampler (TPE) suggests: {sampler.brief()}"]
+    return [view.optimizer.text, view.optimizer.advice]
+
+
 def _context(view: RoundView, sampler: HParams) -> str:
     return "\n\n".join(
         [
             f"Round {view.round}. Trial history:\n{history_table(view)}",
             _flags(view.analysis),
             _remedies(view.research),
-            f"A classical sampler (TPE) suggests: {sampler.brief()}",
+            *_optimizer(view, sampler),
         ]
     )
 

@@ -128,7 +128,9 @@ def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
         state = compiled.get_state(config).values
         if resuming and not state:
             raise RunFolderError(f"{folder.checkpoints} holds no checkpoint of thread {thread}")
-        if folder.finished and state["round"] > settings.rounds:
+        from trainlab.search.lab_search import more_rounds
+
+        if folder.finished and not more_rounds(settings, state, settings.rounds):
             console.print(f"Run {folder.path} already finished; nothing to resume.")
         else:
             if settings.draw_graph:
@@ -137,23 +139,29 @@ def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
             best = (state.get("best") or {}).get("best_val_acc")
             runtime.display = RichLabDisplay(console, settings.rounds, best)
             with runtime.display:
-                state = _run_to_end(compiled, config, folder, settings.rounds, state)
+                state = _run_to_end(compiled, config, folder, settings, state)
     _print_results(console, folder, state)
     return 0
 
 
 def _run_to_end(
-    compiled: Any, config: dict[str, Any], folder: RunFolder, rounds: int, state: dict[str, Any]
+    compiled: Any,
+    config: dict[str, Any],
+    folder: RunFolder,
+    settings: LabSettings,
+    state: dict[str, Any],
 ) -> dict[str, Any]:
-    """Invoke until the graph's end with `rounds` rounds recorded. Resuming always invokes
+    """Invoke until the graph's end with --rounds rounds recorded or the epoch budget spent. Resuming always invokes
     (pending writes of a killed step are applied, never mistaken for the end); a run that
     ended with fewer rounds (--rounds raised on resume) is reopened after its last record."""
     start = None if state else {"run_dir": str(folder.path)}
     compiled.invoke(start, config, durability="sync")
     state = compiled.get_state(config).values
-    if state["round"] <= rounds:
+    from trainlab.search.lab_search import more_rounds
+
+    if more_rounds(settings, state, settings.rounds):
         folder.mark_finished(False)
-        compiled.update_state(config, {"rounds": rounds}, as_node="record")
+        compiled.update_state(config, {"rounds": settings.rounds}, as_node="record")
         compiled.invoke(None, config, durability="sync")
         state = compiled.get_state(config).values
     return state

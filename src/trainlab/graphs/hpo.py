@@ -19,8 +19,14 @@ from trainlab.graphs import shared
 from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.html_report import write_html_report
-from trainlab.reporting.run_report import trial_rows, write_report, write_run_artifacts
+from trainlab.reporting.run_report import (
+    budget_record,
+    trial_rows,
+    write_report,
+    write_run_artifacts,
+)
 from trainlab.runstore import RunFolder
+from trainlab.search.lab_search import more_rounds
 from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
 
 
@@ -57,14 +63,15 @@ class HPONodes:
     def _consult(self, state: HPOState, consultant: Any) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], consultant.name)
         other = _latest_proposal(state, exclude=consultant.name)
-        proposal = consultant.propose(RoundView.from_state(state), other)
+        proposal = consultant.propose(self.runtime.round_view(state), other)
         return {"proposals": [proposal.model_dump(mode="json")]}
 
     def supervisor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "supervisor")
         finals = [_latest_proposal(state, author) for author in ("consultant_a", "consultant_b")]
         proposals = [p for p in finals if p is not None]
-        final = self.runtime.advisors.supervisor.finalize(RoundView.from_state(state), proposals)
+        view = self.runtime.round_view(state)
+        final = self.runtime.advisors.supervisor.finalize(view, proposals)
         return {"finals": [final.model_dump(mode="json")]}
 
     def executor(self, state: HPOState) -> dict[str, Any]:
@@ -100,9 +107,9 @@ class HPONodes:
 
     def record(self, state: HPOState) -> dict[str, Any]:
         finals, trials = _finished(state)
-        best = write_run_artifacts(
-            self.folder(state).path, finals, trials, self.settings.train.seed
-        )  # rounds: the settings' (a resume may have raised it)
+        run_dir, seed = self.folder(state).path, self.settings.train.seed
+        best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
+        # rounds: the settings' (a resume may have raised it)
         return {"best": best, "round": state["round"] + 1, "rounds": self.settings.rounds}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
@@ -113,6 +120,7 @@ class HPONodes:
             trial_rows(finals, trials),
             state.get("best"),
             state.get("research_proposals", []),
+            budget_record(trials, self.settings.epoch_budget),
         )
         write_html_report(folder.path, state)
         folder.mark_finished()
@@ -126,9 +134,10 @@ class HPONodes:
         )
         return "consultant_a" if turns < self.settings.consult_turns else "supervisor"
 
-    @staticmethod
-    def after_round(state: HPOState) -> Literal["consultant_a", "finalize"]:
-        return "consultant_a" if state["round"] <= state["rounds"] else "finalize"
+    def after_round(self, state: HPOState) -> Literal["consultant_a", "finalize"]:
+        """Another round while --rounds and the epoch budget both last."""
+        more = more_rounds(self.settings, state, state["rounds"])
+        return "consultant_a" if more else "finalize"
 
 
 def _latest_proposal(state: HPOState, author: str | None = None, exclude: str | None = None):

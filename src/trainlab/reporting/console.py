@@ -93,7 +93,10 @@ class RichLabDisplay:
 
 def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
     """The final table of trials, the best one marked with a star."""
-    caption = "★ best validation accuracy   ↓ batch stepped down after out-of-memory"
+    caption = (
+        "★ best validation accuracy   ↓ batch stepped down after out-of-memory   "
+        "pruned@k: stopped by the pruner after k epochs"
+    )
     table = Table(
         title="Trials",
         caption=caption + (f"\n{SAME_SPLIT_NOTE}" if same_split(rows) else ""),
@@ -112,9 +115,15 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
             f"{row['train_batch_size']}{'↓' if row['oom_adjusted'] else ''}",
             f"{row['weight_decay']:.3g}",
             f"{row['label_smoothing']:.3g}",
-            row["status"],
+            _status(row),
             format_accuracy(row["best_val_acc"]),
             format_accuracy(row["test_acc"]),
             f"{row['seconds']:.0f}",
         )
     return table
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    if row["status"] == "pruned":
+        return f"[yellow]pruned@{row['epochs_run']}[/]"
+    return row["status"]

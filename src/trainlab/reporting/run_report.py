@@ -27,6 +27,7 @@ TABLE_COLUMNS = (
     "round",
     *space.FIELDS,
     "status",
+    "epochs_run",
     "best_val_acc",
     "test_acc",
     "oom_adjusted",
@@ -44,6 +45,7 @@ def trial_rows(finals: Sequence[FinalConfig], trials: Sequence[TrialSummary]) ->
             "round": final.round,
             **trial.effective_hparams.model_dump(),
             "status": trial.status,
+            "epochs_run": trial.epochs_run,
             "best_val_acc": trial.best_val_acc,
             "test_acc": trial.test_acc,
             "oom_adjusted": trial.oom_adjusted,
@@ -63,9 +65,14 @@ def best_index(trials: Sequence[TrialSummary]) -> int | None:
 
 
 def write_run_artifacts(
-    run_dir: Path, finals: Sequence[FinalConfig], trials: Sequence[TrialSummary], seed: int
+    run_dir: Path,
+    finals: Sequence[FinalConfig],
+    trials: Sequence[TrialSummary],
+    seed: int,
+    budget_epochs: int | None = None,
 ) -> dict[str, Any] | None:
-    """Refresh trials_summary.csv, best_overall.json and hpo_progress.png; return the best."""
+    """Refresh trials_summary.csv, best_overall.json and hpo_progress.png; return the best
+    (with the run's epoch budget and what the trials spent of it)."""
     rows = trial_rows(finals, trials)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS)
@@ -76,7 +83,7 @@ def write_run_artifacts(
     index = best_index(trials)
     if index is None:
         return None
-    best = _best_record(finals[index], trials[index], seed)
+    best = _best_record(finals[index], trials[index], seed) | budget_record(trials, budget_epochs)
     write_json(run_dir / "best_overall.json", best)
     return best
 
@@ -96,6 +103,24 @@ def _best_record(final: FinalConfig, trial: TrialSummary, seed: int) -> dict[str
     }
 
 
+def budget_record(trials: Sequence[TrialSummary], budget_epochs: int | None) -> dict[str, Any]:
+    """The run's epochs: its budget, those spent, trials started and pruned."""
+    return {
+        "budget_epochs": budget_epochs,
+        "spent_epochs": sum(t.epochs_run for t in trials),
+        "trials": len(trials),
+        "pruned_trials": sum(t.status == "pruned" for t in trials),
+    }
+
+
+STATUS_MARKERS = {  # status → (colour, marker) in hpo_progress.png
+    "complete": ("tab:blue", "o"),
+    "pruned": ("tab:orange", "v"),
+    "diverged": ("tab:red", "x"),
+    "failed": ("tab:red", "x"),
+}
+
+
 def plot_progress(rows: Sequence[dict], path: Path) -> None:
     progress_figure(rows).savefig(path, dpi=110)
 
@@ -108,9 +133,12 @@ def progress_figure(rows: Sequence[dict]) -> Figure:
     ax = fig.subplots()
     rounds = [r["round"] for r in rows]
     accs = [r["best_val_acc"] or 0.0 for r in rows]
-    colors = ["tab:blue" if r["status"] == "complete" else "tab:red" for r in rows]
-    ax.scatter(rounds, accs, c=colors, zorder=3, label="trial (red: not complete)")
-    best_so_far = [max(accs[: i + 1]) for i in range(len(accs))]
+    for status, (color, marker) in STATUS_MARKERS.items():
+        mine = [(n, a) for n, a, r in zip(rounds, accs, rows, strict=True) if r["status"] == status]
+        if mine:
+            ax.scatter(*zip(*mine, strict=True), c=color, marker=marker, zorder=3, label=status)
+    complete = [a if r["status"] == "complete" else 0.0 for a, r in zip(accs, rows, strict=True)]
+    best_so_far = [max(complete[: i + 1]) for i in range(len(complete))]
     ax.step(rounds, best_so_far, where="post", color="tab:green", label="best so far")
     ax.set(title="HPO progress", xlabel="round", ylabel="best validation accuracy")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -135,6 +163,7 @@ def write_report(
     rows: Sequence[dict],
     best: dict[str, Any] | None,
     proposals: Sequence[dict[str, Any]] = (),
+    budget: dict[str, Any] | None = None,
 ) -> Path:
     """A short Markdown report of the run: the table, the best configuration, the research
     proposals that stagnation triggered, the plots."""
@@ -143,6 +172,13 @@ def write_report(
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
     if same_split(rows):
         lines += ["", f"Note: {SAME_SPLIT_NOTE}."]
+    if budget is not None:
+        lines += [
+            "",
+            f"Epochs spent: {budget['spent_epochs']} of a budget of {budget['budget_epochs']}; "
+            f"{budget['trials']} trials, {budget['pruned_trials']} pruned (stopped early by "
+            "the pruner; never the run's best).",
+        ]
     lines += ["", "## Best configuration", ""]
     if best is None:
         lines.append("No trial completed.")

@@ -75,6 +75,7 @@ class _Context:
     components: TrialComponents
     trial_dir: Path
     on_epoch: Callable[[dict], None] | None
+    should_stop: Callable[[int, float], bool] | None  # (epoch, val_acc) -> prune now?
     oom_above: int | None
     amp_dtype: torch.dtype | None
     mean: torch.Tensor  # [1, C, 1, 1]
@@ -134,12 +135,14 @@ def run_trial(
     *,
     on_epoch: Callable[[dict], None] | None = None,
     components: TrialComponents | None = None,
+    should_stop: Callable[[int, float], bool] | None = None,
 ) -> TrialSummary:
     """Train one configuration into `trial_dir` and return its summary (see module doc).
 
     Out-of-memory, divergence and failure are recorded in the summary, not raised; any other
     exception (including one raised by `on_epoch`) propagates and leaves checkpoint_last.pt
-    for the next call to continue from.
+    for the next call to continue from. `should_stop(epoch, val_acc)` returning True after an
+    epoch ends the trial with status "pruned" (curve, test score and artifacts kept).
     """
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +150,7 @@ def run_trial(
     if finished is not None:
         return finished
     started = time.perf_counter()
-    ctx = _context(hparams, settings, data, trial_dir, on_epoch, components)
+    ctx = _context(hparams, settings, data, trial_dir, on_epoch, components, should_stop)
     saved = checkpoint.load_last(trial_dir, ctx.fingerprint(), ctx.warnings)
     batch = saved["batch_size"] if saved else hparams.train_batch_size
     attempts = [Attempt(**a) for a in saved["attempts"]] if saved else []
@@ -160,7 +163,7 @@ def run_trial(
     while fit is None:
         try:
             fit = _fit(ctx, batch, attempts, saved, elapsed)
-            outcome = "ok" if fit.status == "complete" else "diverged"
+            outcome = "diverged" if fit.status == "diverged" else "ok"
             attempts.append(Attempt(batch_size=batch, outcome=outcome, detail=fit.reason or ""))
         except Exception as exc:
             if not device.is_oom(exc):
@@ -186,6 +189,7 @@ def _context(
     trial_dir: Path,
     on_epoch: Callable[[dict], None] | None,
     components: TrialComponents | None,
+    should_stop: Callable[[int, float], bool] | None,
 ) -> _Context:
     target = resolve_device(settings.device)
     if target.type == "cuda":
@@ -200,6 +204,7 @@ def _context(
         components=components or TrialComponents(),
         trial_dir=trial_dir,
         on_epoch=on_epoch,
+        should_stop=should_stop,
         oom_above=device.simulated_oom_limit(),
         amp_dtype=device.amp_dtype(target, settings.amp),
         mean=torch.tensor(data.mean, device=target).view(shape),
@@ -219,9 +224,12 @@ def _fit(
     loop = _build(ctx, batch_size)
     progress = checkpoint.restore(loop, saved) if saved else checkpoint.Progress()
     history = progress.history
-    status: TrialStatus = "complete"
-    reason = None
-    while len(history) < settings.epochs and not _patience_spent(progress, settings.patience):
+    # resumed: the pruner may have stopped the trial just before the crash; ask it again
+    reason = _prune_reason(ctx, history[-1]["epoch"], history[-1]["val_acc"]) if history else None
+    status: TrialStatus = "pruned" if reason else "complete"
+    while reason is None and len(history) < settings.epochs:
+        if _patience_spent(progress, settings.patience):
+            break
         epoch = len(history) + 1
         started = time.perf_counter()
         train = _train_epoch(ctx, loop)
@@ -237,8 +245,19 @@ def _fit(
         artifacts.write_metrics_csv(ctx.trial_dir, history)
         if ctx.on_epoch is not None:
             ctx.on_epoch({**row, "epochs": settings.epochs})
+        reason = _prune_reason(ctx, epoch, val["acc"])
+        status = "pruned" if reason else status
     test = _score_test(ctx, loop.model, progress, 2 * batch_size)
     return _Fit(status=status, reason=reason, progress=progress, test=test)
+
+
+def _prune_reason(ctx: _Context, epoch: int, val_acc: float) -> str | None:
+    """Why the pruner stops the trial after `epoch`; None to go on (the callback sees every
+    epoch, the last too, which ends the trial complete)."""
+    stop = ctx.should_stop is not None and ctx.should_stop(epoch, val_acc)
+    if stop and epoch < ctx.settings.epochs:
+        return f"pruned after epoch {epoch} (val_acc {val_acc:.4f})"
+    return None
 
 
 def _keep_if_best(

@@ -1,0 +1,1 @@
+"""The search engine: an Optuna study owned by the run, allocation, pruning and budgets."""

@@ -1,0 +1,86 @@
+"""The search engine as the lab graph uses it: the run's study (`optuna.db`), what the agents
+see of it, the trainer's pruning callback, the epoch budget and the predictor's reading.
+
+Every decision is a function of the study's storage and the graph state, so a resumed run
+sees the same view, continues the same study and spends the same budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trainlab.agents.base import OptimizerState, RoundView
+from trainlab.config import LabSettings
+from trainlab.search.optimizer_view import optimizer_view, render
+from trainlab.search.predictor import ConvergencePredictor
+from trainlab.search.pruning import epoch_callback, make_pruner
+from trainlab.search.study import ROUND_ATTR, SearchStudy
+from trainlab.space import HParams
+from trainlab.state import FinalConfig, TrialSummary
+
+
+class LabSearch:
+    """One run's search state: opened from (or created in) the run folder."""
+
+    def __init__(self, settings: LabSettings, run_dir: Path) -> None:
+        self.settings = settings
+        self.study = SearchStudy.open(
+            settings.sampler,
+            settings.train.seed,
+            run_dir=run_dir,
+            pruner=make_pruner(settings.pruner, settings.train.epochs),
+        )
+
+    def state(self, view: RoundView) -> OptimizerState:
+        """The optimizer's view for this round's agents (its suggestion, state and record)."""
+        data = optimizer_view(self.study, view.round)
+        raw = data.get("next_suggestion")
+        suggestion = HParams(**raw) if raw else self.study.peek(view.round)
+        advice = view.advice().describe()
+        return OptimizerState(self.settings.sampler, suggestion, render(data), advice)
+
+    def epochs_for(self, round_: int) -> int:
+        """The round's epochs: the per-trial cap, or what the other rounds left of the budget."""
+        spent = sum(
+            int(t.user_attrs.get("epochs_run", 0))
+            for t in self.study.finished()
+            if t.user_attrs.get(ROUND_ATTR) != round_
+        )
+        return max(1, min(self.settings.train.epochs, self.settings.epoch_budget - spent))
+
+    def should_stop(self, final: FinalConfig) -> Callable[[int, float], bool] | None:
+        """The trainer's callback for the round's trial; None when the study already holds
+        its outcome (a resumed run: the trainer returns the trial's summary.json)."""
+        recorded = self.study.trial_of(final.round)
+        if recorded is not None and recorded.state.is_finished():
+            return None
+        trial = self.study.start(final.round, final.hparams, final.source)
+        return epoch_callback(trial, self.study.report)
+
+    def record(self, final: FinalConfig, summary: TrialSummary, val_accs: Sequence[float]) -> None:
+        """Tell the study the trial's outcome (once, whatever the number of calls)."""
+        self.study.record(final.round, summary, val_accs, final.source)
+
+
+def spent_epochs(trials: Sequence[dict[str, Any]]) -> int:
+    """Epochs the finished trials (state dicts) used."""
+    return sum(int(t["epochs_run"]) for t in trials)
+
+
+def budget_left(settings: LabSettings, trials: Sequence[dict[str, Any]]) -> int:
+    return max(0, settings.epoch_budget - spent_epochs(trials))
+
+
+def more_rounds(settings: LabSettings, state: Mapping[str, Any], rounds: int) -> bool:
+    """Another round while `rounds` and the epoch budget both last."""
+    return state["round"] <= rounds and budget_left(settings, state["trials"]) > 0
+
+
+def predicted_final(val_accs: Sequence[float], epochs: int) -> dict[str, float | None]:
+    """The convergence predictor's final accuracy (at `epochs`) and its uncertainty."""
+    prediction = ConvergencePredictor().predict(val_accs, epochs)
+    if prediction is None:
+        return {"predicted_final_acc": None, "predicted_final_acc_std": None}
+    return {"predicted_final_acc": prediction.mean, "predicted_final_acc_std": prediction.std}

@@ -1,0 +1,169 @@
+"""One persistent Optuna study per run (`optuna.db` in the run folder), told every trial.
+
+Every trial the lab runs, whoever proposed it, enters the study with fixed parameters
+(`enqueue_trial` then `ask`), its per-epoch validation accuracy (`report`) and its outcome
+(complete / pruned / fail). Trials are keyed by round (user attr "round"), so starting or
+recording a round twice, e.g. after a crash and `--resume`, never duplicates a trial.
+The optimizer's own suggestion comes from `peek()`: the sampler, seeded by (seed, round),
+asked on an in-memory copy of the finished trials, so it is the same after a resume.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from trainlab import space
+from trainlab.runstore import OPTUNA_DB
+from trainlab.space import HParams
+from trainlab.state import TrialSummary
+
+SamplerName = Literal["tpe", "cmaes", "random"]
+SAMPLERS: tuple[str, ...] = ("tpe", "cmaes", "random")
+STUDY_FILE = OPTUNA_DB
+STUDY_NAME = "trainlab"
+ROUND_ATTR = "round"
+SOURCE_ATTR = "source"
+STATUS_ATTR = "status"
+TPE_STARTUP_TRIALS = 3
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """Optuna's multivariate TPE, CMA-ES (categoricals sampled independently) or random."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=TPE_STARTUP_TRIALS, multivariate=True
+            )
+        if name == "cmaes":
+            return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
+
+
+def storage_url(run_dir: Path) -> str:
+    return f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
+
+
+def tell_state(status: str) -> TrialState:
+    """The Optuna state of a trainer status (diverged and failed trials are FAIL)."""
+    return {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(
+        status, TrialState.FAIL
+    )
+
+
+class SearchStudy:
+    """The run's study: start a round's trial, report its epochs, record its outcome."""
+
+    def __init__(self, study: optuna.Study, sampler: str, seed: int) -> None:
+        self.study, self.sampler, self.seed = study, sampler, seed
+        self.distributions = space.optuna_distributions()
+
+    @classmethod
+    def open(
+        cls,
+        sampler: str,
+        seed: int,
+        *,
+        run_dir: Path | None = None,
+        pruner: optuna.pruners.BasePruner | None = None,
+        prior: HParams | None = None,
+    ) -> SearchStudy:
+        """Create or reopen the study (in `run_dir/optuna.db`, or in memory when None);
+        a new study gets `prior` enqueued as its first trial."""
+        make_sampler(sampler, seed)  # validates the name before any file is written
+        study = optuna.create_study(
+            storage=storage_url(run_dir) if run_dir is not None else None,
+            study_name=STUDY_NAME,
+            direction="maximize",
+            sampler=make_sampler(sampler, seed),
+            pruner=pruner or optuna.pruners.NopPruner(),
+            load_if_exists=True,
+        )
+        if prior is not None and not study.get_trials(deepcopy=False):
+            study.enqueue_trial(prior.model_dump(), user_attrs={SOURCE_ATTR: "prior"})
+        return cls(study, sampler, seed)
+
+    # --- the optimizer's view ---------------------------------------------------------------
+
+    def finished(self) -> list[FrozenTrial]:
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        return self.study.get_trials(deepcopy=False, states=states)
+
+    def peek(self, round_: int) -> HParams:
+        """The sampler's next suggestion, without creating a trial in the run's study."""
+        copy = optuna.create_study(
+            direction="maximize", sampler=make_sampler(self.sampler, self.seed * 7919 + round_)
+        )
+        copy.add_trials(self.finished())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return HParams(**copy.ask(self.distributions).params)
+
+    def waiting(self) -> HParams | None:
+        """The enqueued configuration the next trial will get (the prior of a new study)."""
+        queued = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        return HParams(**queued[0].system_attrs["fixed_params"]) if queued else None
+
+    # --- one round --------------------------------------------------------------------------
+
+    def trial_of(self, round_: int) -> FrozenTrial | None:
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.user_attrs.get(ROUND_ATTR) == round_:
+                return trial
+        return None
+
+    def start(self, round_: int, hparams: HParams, source: str) -> optuna.Trial:
+        """The running trial of `round_` with `hparams` (the existing one after a resume)."""
+        existing = self.trial_of(round_)
+        if existing is not None and existing.state.is_finished():
+            raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
+        if existing is not None and existing.state == TrialState.RUNNING:
+            return optuna.trial.Trial(self.study, existing._trial_id)  # no public id getter
+        queued = self.waiting()
+        if queued is None:  # enqueued with its round: a crash before ask() leaves it waiting
+            attrs = {SOURCE_ATTR: source, ROUND_ATTR: round_}
+            self.study.enqueue_trial(hparams.model_dump(), user_attrs=attrs)
+        elif queued != hparams:  # ask() would hand out the queued configuration instead
+            raise ValueError(f"round {round_}: the study's next trial is {queued.brief()}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = self.study.ask(self.distributions)
+        trial.set_user_attr(ROUND_ATTR, round_)
+        trial.set_user_attr(SOURCE_ATTR, source)
+        return trial
+
+    def report(self, trial: optuna.Trial, epoch: int, val_acc: float) -> None:
+        """Report one epoch once (a resumed trial re-reports nothing it already has)."""
+        if epoch not in self.study.get_trials(deepcopy=False)[trial.number].intermediate_values:
+            trial.report(val_acc, epoch)
+
+    def record(
+        self, round_: int, summary: TrialSummary, val_accs: Sequence[float], source: str
+    ) -> FrozenTrial:
+        """Tell the outcome of `round_` once; a second call returns the recorded trial."""
+        existing = self.trial_of(round_)
+        if existing is not None and existing.state.is_finished():
+            return existing
+        trial = self.start(round_, summary.requested_hparams, source)
+        for epoch, acc in enumerate(val_accs, start=1):
+            self.report(trial, epoch, acc)
+        trial.set_user_attr(STATUS_ATTR, summary.status)
+        trial.set_user_attr("epochs_run", summary.epochs_run)
+        state = tell_state(summary.status)
+        value = summary.best_val_acc if state == TrialState.COMPLETE else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.study.tell(trial, value, state=state)
+        return self.study.get_trials(deepcopy=False)[trial.number]
+
+    def best_value(self) -> float | None:
+        done = [t.value for t in self.finished() if t.state == TrialState.COMPLETE]
+        return max(done) if done else None
