@@ -151,9 +151,10 @@ def _run_to_end(
     settings: LabSettings,
     state: dict[str, Any],
 ) -> dict[str, Any]:
-    """Invoke until the graph's end with --rounds rounds recorded or the epoch budget spent. Resuming always invokes
-    (pending writes of a killed step are applied, never mistaken for the end); a run that
-    ended with fewer rounds (--rounds raised on resume) is reopened after its last record."""
+    """Invoke until the graph's end: --rounds rounds recorded or the epoch budget spent.
+    Resuming always invokes (pending writes of a killed step are applied, never mistaken for
+    the end); a run that ended early (--rounds raised on resume) is reopened after its last
+    record."""
     start = None if state else {"run_dir": str(folder.path)}
     compiled.invoke(start, config, durability="sync")
     state = compiled.get_state(config).values
