@@ -68,7 +68,7 @@ class LabRuntime:
     def round_view(self, state: Mapping[str, Any]) -> RoundView:
         """What the round's agents see: the graph state and the run's optimizer."""
         view = RoundView.from_state(state)
-        search = self.search(RunFolder(state["run_dir"]))
+        search = self.search(self.folder or RunFolder(state["run_dir"]))  # the CLI's (moved?)
         return replace(view, optimizer=search.state(view))
 
     def transcripts_dir(self) -> Path | None:

@@ -83,12 +83,15 @@ def write_run_artifacts(
     index = best_index(trials)
     if index is None:
         return None
-    best = _best_record(finals[index], trials[index], seed) | budget_record(trials, budget_epochs)
+    best = _best_record(finals[index], trials[index], seed, run_dir)
+    best |= budget_record(trials, budget_epochs)
     write_json(run_dir / "best_overall.json", best)
     return best
 
 
-def _best_record(final: FinalConfig, trial: TrialSummary, seed: int) -> dict[str, Any]:
+def _best_record(
+    final: FinalConfig, trial: TrialSummary, seed: int, run_dir: Path
+) -> dict[str, Any]:
     return {
         "round": final.round,
         "hparams": trial.effective_hparams.model_dump(),
@@ -96,7 +99,7 @@ def _best_record(final: FinalConfig, trial: TrialSummary, seed: int) -> dict[str
         "test_acc": trial.test_acc,
         "test_f1": trial.test_f1,
         "val_and_test_same_dataset": trial.val_and_test_same_dataset,
-        "trial_dir": trial.trial_dir,
+        "trial_dir": str(run_dir / Path(trial.trial_dir).name),  # where it is now (may have moved)
         "seed": seed,
         "device": trial.device,
         "justification": final.justification,
