@@ -39,12 +39,8 @@ from trainlab.training import artifacts, checkpoint, device
 from trainlab.training.augment import model_inputs
 from trainlab.training.data import ImageSplits
 from trainlab.training.device import resolve_device
-from trainlab.training.metrics import (
-    accuracy,
-    confusion_matrix,
-    expected_calibration_error,
-    macro_f1,
-)
+from trainlab.training.evaluate import evaluate, score_test
+from trainlab.training.metrics import accuracy, confusion_matrix, macro_f1
 from trainlab.training.models import ResNet9
 from trainlab.training.optim import default_optimizer, lr_multiplier
 
@@ -237,7 +233,7 @@ def _fit(
             status = "diverged"
             reason = f"non-finite training loss ({train['loss']}) in epoch {epoch}"
             break
-        val = _evaluate(ctx, loop.model, ctx.data.val_x, ctx.data.val_y, 2 * batch_size)
+        val = evaluate(ctx, loop.model, ctx.data.val_x, ctx.data.val_y, 2 * batch_size)
         row = artifacts.epoch_row(epoch, train, val, time.perf_counter() - started)
         history.append(row)
         _keep_if_best(ctx, loop, progress, epoch, val)
@@ -247,7 +243,7 @@ def _fit(
             ctx.on_epoch({**row, "epochs": settings.epochs})
         reason = _prune_reason(ctx, epoch, val["acc"])
         status = "pruned" if reason else status
-    test = _score_test(ctx, loop.model, progress, 2 * batch_size)
+    test = score_test(ctx, loop.model, progress, 2 * batch_size)
     return _Fit(status=status, reason=reason, progress=progress, test=test)
 
 
@@ -355,43 +351,6 @@ def _train_epoch(ctx: _Context, loop: _Loop) -> dict[str, Any]:
         "images_per_sec": steps * min(b, n) / seconds,
         "gradients": gradients.epoch_columns(),
     }
-
-
-@torch.no_grad()
-def _evaluate(
-    ctx: _Context, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
-) -> Row:
-    """loss, acc, f1 and ece of `model` on (x, y), in batches, no augmentation."""
-    model.eval()
-    loss_sum = torch.zeros((), device=ctx.device)
-    probs = []
-    for start in range(0, len(y), batch_size):
-        yb = y[start : start + batch_size]
-        with ctx.autocast():
-            logits = model(ctx.inputs(x[start : start + batch_size], "none", None)).float()
-        loss_sum += ctx.loss(logits, yb) * len(yb)
-        probs.append(logits.softmax(1))
-    probs = torch.cat(probs)
-    cm = confusion_matrix(probs.argmax(1), y, ctx.data.num_classes)
-    return {
-        "loss": loss_sum.item() / len(y),
-        "acc": accuracy(cm),
-        "f1": macro_f1(cm),
-        "ece": expected_calibration_error(probs, y),
-    }
-
-
-def _score_test(
-    ctx: _Context, model: nn.Module, progress: checkpoint.Progress, batch_size: int
-) -> Row | None:
-    """Test scores: the best epoch's when val is test, else test scored once on the best weights."""
-    best = progress.best
-    if best is None:
-        return None
-    if ctx.data.val_and_test_same_dataset:
-        return {"acc": best["val_acc"], "f1": best["val_f1"], "ece": best["val_ece"]}
-    model.load_state_dict(progress.best_model)
-    return _evaluate(ctx, model, ctx.data.test_x, ctx.data.test_y, batch_size)
 
 
 # --- the summary ----------------------------------------------------------------------------
