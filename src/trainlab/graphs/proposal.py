@@ -11,9 +11,9 @@ Collaboration pattern per run (`proposal_request["pattern"]`):
     assemble → [validate] → save → END
 
 Input: `proposal_request` (a `ProposalRequest` as JSON), or just a `topic` and a `pattern`
-(Studio), which the `request` node turns into one with a new run folder. Output: `research_proposals` (one
-`ProposalRecord`) and `proposal_messages` (who said what, in order). Composed into the HPO
-graph as a node, it shares only those keys with the lab's state.
+(Studio), which the `request` node turns into one with a new run folder. Output:
+`research_proposals` (one `ProposalRecord`) and `proposal_messages` (who said what, in order).
+Composed into the HPO graph as a node, it shares only those keys with the lab's state.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from langgraph.graph.state import CompiledStateGraph
 from trainlab.graphs import shared
 from trainlab.graphs.context import InputError, validated
 from trainlab.graphs.proposal_state import ProposalInput, ProposalOutput, ProposalState
-from trainlab.proposals import library
+from trainlab.proposals import library, workflow
 from trainlab.proposals import validate as validation
-from trainlab.proposals import workflow
 from trainlab.proposals.agents import ROLES, Team, build_team
 from trainlab.proposals.request import PATTERNS, Draft, ProposalRequest
-from trainlab.runstore import RunFolder, new_run_dir
 from trainlab.proposals.schema import ResearchProposal
+from trainlab.runstore import RunFolder, new_run_dir
 
 ORDER: tuple[str, ...] = tuple(ROLES)  # the sequential order of the seed's workflow
 
