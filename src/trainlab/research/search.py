@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httplib2
 import httpx
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 
 T = TypeVar("T")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -133,8 +132,19 @@ def grounded_results(payload: dict[str, Any]) -> list[SearchResult]:
     ]
 
 
+def _google_client() -> Any:
+    """google-api-python-client, imported when CSE is used: its google.api_core warns on import
+    (a FutureWarning while grpcio < 1.83, which langgraph-cli[inmem] pins) — filtered here, so
+    no other command prints it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core")
+        import googleapiclient.discovery
+        import googleapiclient.errors
+    return googleapiclient
+
+
 def _cse_retryable(exc: Exception) -> bool:
-    if isinstance(exc, HttpError):
+    if isinstance(exc, _google_client().errors.HttpError):
         return exc.resp.status in RETRY_STATUS
     return isinstance(exc, OSError)
 
@@ -154,7 +164,7 @@ class CSESearch:
         self._key, self._cx, self._http, self._sleep = api_key, engine_id, http, sleep
 
     def search(self, query: str) -> list[SearchResult]:
-        service = build(
+        service = _google_client().discovery.build(
             "customsearch",
             "v1",
             developerKey=self._key,
