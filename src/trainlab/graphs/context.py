@@ -26,12 +26,29 @@ class InputError(ValueError):
 
 def validated(model: type[Model], data: Mapping[str, Any], what: str) -> Model:
     """`model` from `data`, or an InputError naming `what` and each bad field on one line."""
-    from trainlab.commands.options import one_line_error
-
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise InputError(f"{what}: {one_line_error(exc, None)}") from None
+        raise _input_error(exc, what) from None
+
+
+def _input_error(exc: ValidationError, what: str) -> InputError:
+    from trainlab.commands.options import one_line_error
+
+    return InputError(f"{what}: {one_line_error(exc, None)}")
+
+
+class ContextModel(BaseModel):
+    """A run context: LangGraph builds it from the run's `context` dict (`Model(**context)`),
+    so a bad field is an InputError of one line, not pydantic's multi-line report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _input_error(exc, "context") from None
 
 
 def context_as(model: type[Model], context: Any) -> Model | None:
@@ -94,9 +111,8 @@ def _lab_context() -> type[BaseModel]:
             model, value = model.model_fields[parent].annotation, getattr(value, parent)
         field = model.model_fields[key]
         fields[name] = (field.annotation, with_default(field, getattr(value, key)))
-    config = ConfigDict(frozen=True, extra="forbid")
     doc = "The lab's run settings (Studio's form); the rest of LabSettings keep their defaults."
-    return create_model("LabContext", __config__=config, __doc__=doc, **fields)
+    return create_model("LabContext", __base__=ContextModel, __doc__=doc, **fields)
 
 
 LabContext = _lab_context()

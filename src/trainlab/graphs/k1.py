@@ -24,7 +24,7 @@ from langgraph.runtime import Runtime
 from pydantic import create_model
 
 from trainlab.graphs import shared
-from trainlab.graphs.context import context_as, merged, validated, with_default
+from trainlab.graphs.context import ContextModel, context_as, merged, validated, with_default
 from trainlab.graphs.k1_state import K1Input, K1State
 from trainlab.k1 import experiment
 from trainlab.k1.report import write_report
@@ -51,7 +51,7 @@ K1_STUDIO_DEFAULTS: dict[str, Any] = {
 }
 K1Context = create_model(
     "K1Context",
-    __base__=K1Settings,
+    __base__=(K1Settings, ContextModel),
     __doc__="K-1's run settings (Studio's form), defaulting to one tiny offline job.",
     **{
         name: (field.annotation, with_default(field, value))
