@@ -67,13 +67,13 @@ def run_lab(settings: LabSettings, run_dir: Path, resuming: bool) -> int:
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
-    from trainlab.reporting.console import RichLabDisplay
+    from trainlab.reporting.console import lab_display
     from trainlab.reporting.graph_png import save_graph_png
     from trainlab.runstore import open_checkpointer
 
     console = Console()
     with open_checkpointer(run_dir, must_exist=resuming) as saver:
-        display = RichLabDisplay(console, settings.rounds)
+        display = lab_display(console, settings.rounds)
         runtime = lab.LabRuntime.create(settings, display, run_dir)
         console.print(runtime.mode)
         compiled, _ = build_hpo_graph(runtime, saver)
