@@ -105,10 +105,18 @@ class ResearchNote(BaseModel):
     policy: str
 
 
-class HPOState(TypedDict, total=False):
-    """State of the HPO lab graph. Lists are append-only: nodes return only new items."""
+class LabInput(TypedDict, total=False):
+    """What a lab run may be given (all optional): an existing run folder (the CLI's; Studio
+    creates one) and `settings`, a LabSettings override in JSON form (`{"train": {"epochs": 3}}`)
+    applied over the run context's settings."""
 
     run_dir: str
+    settings: dict[str, Any]
+
+
+class HPOState(LabInput, total=False):
+    """State of the HPO lab graph. Lists are append-only: nodes return only new items."""
+
     rounds: int
     round: int
     proposals: Annotated[list[dict[str, Any]], operator.add]

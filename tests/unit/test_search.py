@@ -4,6 +4,10 @@ over httpx.MockTransport, including 429/5xx retries and results cleaned before a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -151,3 +155,13 @@ def test_clean_sanitizes_truncates_and_limits_results():
     first = cleaned[0]
     assert first.title == "[model] tips" and first.url == "https://c.org/[dataset]"
     assert first.snippet.startswith("[dataset] x") and len(first.snippet) == 100
+
+
+def test_the_lab_imports_google_api_core_only_when_cse_is_used() -> None:
+    # google.api_core prints a FutureWarning on import while grpcio < 1.83 (langgraph-api pins
+    # it): commands that never use CSE must not import it
+    code = "import sys, trainlab.agents.factory; print('google.api_core' in sys.modules)"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["False"]

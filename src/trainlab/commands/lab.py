@@ -109,7 +109,7 @@ def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
-    from trainlab.reporting.console import RichLabDisplay, run_banner
+    from trainlab.reporting.console import lab_display, run_banner
     from trainlab.reporting.graph_png import save_graph_png
     from trainlab.runstore import RunFolderError, open_checkpointer, write_json
 
@@ -137,7 +137,7 @@ def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
                 renderer = save_graph_png(compiled.get_graph(xray=True), folder.graph_png)
                 console.print(f"Graph saved to {folder.graph_png} ({renderer} renderer).")
             best = (state.get("best") or {}).get("best_val_acc")
-            runtime.display = RichLabDisplay(console, settings.rounds, best)
+            runtime.display = lab_display(console, settings.rounds, best)
             with runtime.display:
                 state = _run_to_end(compiled, config, folder, settings, state)
     _print_results(console, folder, state)

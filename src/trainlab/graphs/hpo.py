@@ -2,20 +2,27 @@
 
 Wiring only: every node reads the state, calls one capability of `trainlab.lab` (or an agent
 policy) and returns only what is new. Nothing is built at import (Studio: `graphs/studio.py`).
+
+A run given a context (`LabContext`: Studio's form) or a `settings` input gets HPONodes of its
+own, built for those settings and found again by its run folder (whose config.json holds them);
+a run given neither (the CLI, tests) uses the nodes the graph was built with.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, get_type_hints
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
 from trainlab import lab
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
 from trainlab.graphs import shared
+from trainlab.graphs.context import LabContext, lab_settings
 from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.html_report import write_html_report
@@ -25,9 +32,9 @@ from trainlab.reporting.run_report import (
     write_report,
     write_run_artifacts,
 )
-from trainlab.runstore import RunFolder
+from trainlab.runstore import RunFolder, read_json
 from trainlab.search.lab_search import more_rounds
-from trainlab.state import Analysis, FinalConfig, HPOState, Proposal, TrialSummary
+from trainlab.state import Analysis, FinalConfig, HPOState, LabInput, Proposal, TrialSummary
 
 
 def recursion_limit(rounds: int, consult_turns: int) -> int:
@@ -43,10 +50,42 @@ class HPONodes:
         self.runtime = runtime
         self.settings = runtime.settings
         self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
+        self.runs: dict[str, HPONodes] = {}  # run folder → the nodes of a run with its own settings
 
     def folder(self, state: HPOState) -> RunFolder:
         """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
         return self.home or RunFolder(state["run_dir"])
+
+    def for_run(self, state: HPOState, context: Any) -> HPONodes:
+        """These nodes, or the run's own when it was given a context or a settings override."""
+        run_dir = state.get("run_dir")
+        if run_dir in self.runs:
+            return self.runs[run_dir]
+        if context is None and not state.get("settings"):
+            return self
+        if run_dir and RunFolder(run_dir).config.is_file():  # resumed by a fresh process
+            settings = LabSettings.model_validate(read_json(RunFolder(run_dir).config))
+        else:
+            settings = lab_settings(context, state.get("settings"))
+        nodes = HPONodes(lab.LabRuntime.create(settings, self.runtime.display))
+        if run_dir:
+            self.runs[run_dir] = nodes
+        return nodes
+
+    def per_run(self, name: str) -> Callable[..., Any]:
+        """Node or router `name`, called on the nodes of the run (`for_run`)."""
+        hints = get_type_hints(getattr(HPONodes, name))
+
+        def call(state: HPOState, runtime: Runtime[LabContext]) -> Any:
+            nodes = self.for_run(state, runtime.context)
+            update = getattr(nodes, name)(state)
+            if name == "init":
+                self.runs[update["run_dir"]] = nodes
+            return update
+
+        call.__name__ = call.__qualname__ = name
+        call.__annotations__ = {**hints, "runtime": Runtime[LabContext]}
+        return call
 
     def init(self, state: HPOState) -> dict[str, Any]:
         # The CLI creates the run folder (its checkpoints live there); Studio and notebooks don't.
@@ -160,7 +199,7 @@ def build_hpo_graph(
 ) -> tuple[CompiledStateGraph, StateGraph]:
     """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
     nodes = HPONodes(runtime)
-    builder = StateGraph(HPOState)
+    builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
     for name in (
         "init",
         "consultant_a",
@@ -173,18 +212,18 @@ def build_hpo_graph(
         "record",
         "finalize",
     ):
-        builder.add_node(name, getattr(nodes, name))
+        builder.add_node(name, nodes.per_run(name))
     builder.add_edge(START, "init")
     builder.add_edge("init", "consultant_a")
     builder.add_edge("consultant_a", "consultant_b")
-    builder.add_conditional_edges("consultant_b", nodes.after_consultation)
+    builder.add_conditional_edges("consultant_b", nodes.per_run("after_consultation"))
     builder.add_edge("supervisor", "executor")
     builder.add_edge("executor", "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
-    builder.add_conditional_edges("researcher", nodes.after_research)
+    builder.add_conditional_edges("researcher", nodes.per_run("after_research"))
     builder.add_edge("ask_proposal", "proposal")
     builder.add_edge("proposal", "record")
-    builder.add_conditional_edges("record", nodes.after_round)
+    builder.add_conditional_edges("record", nodes.per_run("after_round"))
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer), builder

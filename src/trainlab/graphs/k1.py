@@ -5,6 +5,8 @@ after every chunk (controller.py, operations.py: grow / prune / merge / reorgani
 rollback, phase-2 tuning); the agent tree is part of the learner checkpoint, so a resumed run
 has the same agents.
 
+Input (all optional): `settings`, a K1Settings override in JSON form, over the run context
+(`K1Context`: Studio's form, tiny defaults), and `run_dir` (the CLI's; else a new run folder).
 State holds settings, paths and metric records only; learner state lives in checkpoint files
 on disk. With a checkpointer (thread id = run id, durability "sync") a crashed run resumes
 after its last finished chunk of steps.
@@ -19,13 +21,47 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from pydantic import create_model
 
 from trainlab.graphs import shared
-from trainlab.graphs.k1_state import K1State
+from trainlab.graphs.context import ContextModel, context_as, merged, validated, with_default
+from trainlab.graphs.k1_state import K1Input, K1State
 from trainlab.k1 import experiment
 from trainlab.k1.continual import CONTROLLED_METHODS
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
+from trainlab.runstore import new_run_dir
+
+# K-1 in Studio: one tiny offline job (two domains, 8 steps each, a 1-layer model) in seconds
+K1_STUDIO_DEFAULTS: dict[str, Any] = {
+    "domains": ("prose", "code"),
+    "steps_per_domain": 8,
+    "chunk_steps": 4,
+    "refresh_every": 2,
+    "baselines": (),
+    "seeds": 1,
+    "device": "cpu",
+    "batch_size": 4,
+    "d_model": 16,
+    "n_layers": 1,
+    "n_heads": 2,
+    "seq_len": 32,
+    "max_train_bytes": 20_000,
+    "max_val_bytes": 2_000,
+    "eval_windows": 4,
+}
+K1Context = create_model(
+    "K1Context",
+    __base__=(K1Settings, ContextModel),
+    __doc__="K-1's run settings (Studio's form), defaulting to one tiny offline job.",
+    **{
+        name: (field.annotation, with_default(field, value))
+        for name, value in K1_STUDIO_DEFAULTS.items()
+        if (field := K1Settings.model_fields[name])
+    },
+)
+
 
 Event = Callable[[str, dict[str, Any]], None]  # ("step" | "chunk" | "eval", payload)
 
@@ -65,11 +101,16 @@ class K1Nodes:
     def __init__(self, emit: Event) -> None:
         self.emit = emit
 
-    def prepare(self, state: K1State) -> dict[str, Any]:
-        settings = _settings(state)
-        data = experiment.prepare_data(settings, Path(state["run_dir"]))
+    def prepare(self, state: K1State, runtime: Runtime[K1Context]) -> dict[str, Any]:
+        base = (context_as(K1Context, runtime.context) or K1Context()).model_dump(mode="json")
+        settings = validated(K1Settings, merged(base, state.get("settings", {})), "settings")
+        run_dir = Path(state.get("run_dir") or new_run_dir(settings.output_dir) / "k1")
+        data = experiment.prepare_data(settings, run_dir)
         jobs = experiment.plan_jobs(settings)
-        return {"data": data, "jobs": jobs, "job": 0, "domain": 0, "step": 0, "ckpt": None}
+        return {
+            **{"run_dir": str(run_dir), "settings": settings.model_dump(mode="json")},
+            **{"data": data, "jobs": jobs, "job": 0, "domain": 0, "step": 0, "ckpt": None},
+        }
 
     def train(self, state: K1State) -> dict[str, Any]:
         where = {"job": state["job"], "domain": state["domain"]}
@@ -128,7 +169,7 @@ def build_k1_graph(
 ) -> tuple[CompiledStateGraph, StateGraph]:
     """The compiled K-1 graph and its builder; `on_event` receives progress events."""
     nodes = K1Nodes(on_event or _ignore)
-    builder = StateGraph(K1State)
+    builder = StateGraph(K1State, context_schema=K1Context, input_schema=K1Input)
     for name in ("prepare", "train", "structure", "evaluate", "report"):
         builder.add_node(name, getattr(nodes, name))
     builder.add_edge(START, "prepare")

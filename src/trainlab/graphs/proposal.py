@@ -3,20 +3,23 @@ validated by a minimal experiment and saved.
 
 Collaboration pattern per run (`proposal_request["pattern"]`):
 
+    START → request (the input checked) → …
     sequential   algorithms → systems → engineering → pipeline → architecture → assemble
     parallel     START ⇉ all five at once (fan-out), merged by the list reducer → assemble
     iterative    the sequential chain, then critic; repeated for `rounds` rounds → assemble
     specialized  ask: one agent answers one question → END
     assemble → [validate] → save → END
 
-Input: `proposal_request` (a `ProposalRequest` as JSON). Output: `research_proposals` (one
-`ProposalRecord`) and `proposal_messages` (who said what, in order). Composed into the HPO
-graph as a node, it shares only those keys with the lab's state.
+Input: `proposal_request` (a `ProposalRequest` as JSON), or just a `topic` and a `pattern`
+(Studio), which the `request` node turns into one with a new run folder. Output:
+`research_proposals` (one `ProposalRecord`) and `proposal_messages` (who said what, in order).
+Composed into the HPO graph as a node, it shares only those keys with the lab's state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,12 +27,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from trainlab.graphs import shared
+from trainlab.graphs.context import InputError, validated
 from trainlab.graphs.proposal_state import ProposalInput, ProposalOutput, ProposalState
+from trainlab.proposals import library, workflow
 from trainlab.proposals import validate as validation
-from trainlab.proposals import workflow
 from trainlab.proposals.agents import ROLES, Team, build_team
-from trainlab.proposals.request import Draft, ProposalRequest
+from trainlab.proposals.request import PATTERNS, Draft, ProposalRequest
 from trainlab.proposals.schema import ResearchProposal
+from trainlab.runstore import RunFolder, new_run_dir
 
 ORDER: tuple[str, ...] = tuple(ROLES)  # the seed's sequential order; a team's: Team.agents
 
@@ -46,6 +51,33 @@ class ProposalNodes:
     def __init__(self, team: Team, log: Callable[[str], None] | None = None) -> None:
         self.team, self.log = team, log
         self.order: tuple[str, ...] = tuple(team.agents)  # the five, then registered roles
+
+    def request(self, state: ProposalState) -> dict[str, Any]:
+        """The request given, or one built from `topic` and `pattern` (a clear error if neither)."""
+        if "proposal_request" in state:
+            return {}
+        topic, pattern = state.get("topic", ""), state.get("pattern", "sequential")
+        if not topic.strip():
+            raise InputError(
+                'the proposal graph needs a topic: {"topic": "a faster optimizer for small '
+                'CNNs", "pattern": "sequential"} (patterns: ' + ", ".join(PATTERNS) + ")"
+            )
+        specialized = pattern == "specialized"
+        fields = {
+            "topic": "" if specialized else topic,
+            "question": topic if specialized else "",
+            "agent": state.get("agent"),
+            "pattern": pattern,
+            "name": f"ask-{state.get('agent')}" if specialized else "proposal",
+            "out_dir": str(RunFolder(new_run_dir(Path("runs"))).proposals),
+        }
+        request = validated(ProposalRequest, fields, "proposal input")
+        if self.team.offline and not specialized:
+            try:
+                library.focus(request.topic)
+            except ValueError as exc:
+                raise InputError(f"topic: {exc}") from None
+        return {"proposal_request": request.model_dump(mode="json")}
 
     @staticmethod
     def _request(state: ProposalState) -> ProposalRequest:
@@ -134,9 +166,10 @@ def build_proposal_graph(
     for key in nodes.order:
         builder.add_node(key, nodes.agent(key))
         builder.add_conditional_edges(key, nodes.after(key), _targets(key, nodes.order))
-    for name in ("critic", "ask", "assemble", "validate", "save"):
+    for name in ("request", "critic", "ask", "assemble", "validate", "save"):
         builder.add_node(name, getattr(nodes, name))
-    builder.add_conditional_edges(START, nodes.start, [*nodes.order, "ask"])
+    builder.add_edge(START, "request")
+    builder.add_conditional_edges("request", nodes.start, [*nodes.order, "ask"])
     builder.add_conditional_edges("critic", nodes.after_critic, [nodes.order[0], "assemble"])
     builder.add_conditional_edges("assemble", nodes.after_assemble, ["validate", "save"])
     builder.add_edge("validate", "save")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from typing_extensions import TypedDict
 
 
-class ProposalInput(TypedDict):
+class ProposalInput(TypedDict, total=False):
+    """A topic and a pattern (Studio; specialized: `agent` answers the topic as a question), or
+    a whole `proposal_request` (a ProposalRequest as JSON: the lab and the CLI)."""
+
+    topic: str
+    pattern: Literal["sequential", "parallel", "iterative", "specialized"]
+    agent: Literal["algorithms", "systems", "engineering", "pipeline", "architecture"]
     proposal_request: dict[str, Any]
 
 

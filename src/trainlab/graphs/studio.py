@@ -2,7 +2,13 @@
 first attribute access: importing this module reads no .env and builds no client.
 
 Defaults run offline on digits in seconds (width 8, 2 rounds × 2 epochs, val_split 0.2, no
-augmentation); LLM roles are used where a key is set, as in the CLI.
+augmentation; K-1: one tiny job); LLM roles are used where a key is set, as in the CLI. Each
+graph has a narrow input and a context (Studio's form of run settings):
+
+    hpo       input {} or {"settings": {...}} (a LabSettings override); context LabContext
+    proposal  input {"topic": "...", "pattern": "sequential"}
+    k1        input {} or {"settings": {...}} (a K1Settings override); context K1Context
+    app       {"task": "hpo" | "propose" | "k1", …the task's input}
 """
 
 from __future__ import annotations
@@ -10,16 +16,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from trainlab.config import DataSettings, LabSettings, TrainSettings
+from trainlab.graphs.context import STUDIO_SETTINGS
 
 GRAPHS = ("hpo", "proposal", "k1", "app")
-STUDIO_SETTINGS = LabSettings(
-    rounds=2,
-    consult_turns=1,
-    stagnation_rounds=0,
-    train=TrainSettings(epochs=2, patience=2, augment="none", model_width=8, device="cpu"),
-    data=DataSettings(dataset="digits", val_split=0.2),
-)
+__all__ = ["GRAPHS", "STUDIO_SETTINGS", "build"]
 
 
 @cache

@@ -91,6 +91,46 @@ class RichLabDisplay:
         self.progress.reset(self.epoch_task, total=None, info=f"last trial: {summary.status}")
 
 
+class PlainLabDisplay:
+    """The same progress as plain lines (a notebook keeps them as the cell's output; rich's live
+    display there needs widgets that a saved or headless notebook does not show)."""
+
+    def __init__(self, console: Console, rounds: int, best: float | None = None) -> None:
+        self.console, self.rounds, self.best = console, rounds, best
+
+    def __enter__(self) -> PlainLabDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def phase(self, round_: int, name: str) -> None:
+        if name == "executor":
+            self.console.print(f"round {round_}/{self.rounds} · training", highlight=False)
+
+    def epoch(self, row: Mapping[str, Any]) -> None:
+        self.console.print(
+            f"  epoch {row['epoch']}/{row.get('epochs', '?')} · loss {row['train_loss']:.3f} · "
+            f"val acc {row['val_acc']:.4f} · {row['images_per_sec']:.0f} img/s",
+            highlight=False,
+        )
+
+    def trial_done(self, round_: int, summary: TrialSummary) -> None:
+        if summary.status == "complete" and summary.best_val_acc is not None:
+            self.best = max(self.best or 0.0, summary.best_val_acc)
+        best = "—" if self.best is None else f"{self.best:.4f}"
+        self.console.print(
+            f"round {round_}/{self.rounds} · trial {summary.status} · best {best}", highlight=False
+        )
+
+
+def lab_display(
+    console: Console, rounds: int, best: float | None = None
+) -> RichLabDisplay | PlainLabDisplay:
+    """Live bars in a terminal, plain lines in a notebook (Jupyter, Colab)."""
+    return (PlainLabDisplay if console.is_jupyter else RichLabDisplay)(console, rounds, best)
+
+
 def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
     """The final table of trials, the best one marked with a star."""
     caption = (

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httplib2
 import httpx
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 
 from trainlab.agents.resilience import (
     RETRY_STATUS,
@@ -125,8 +124,19 @@ def grounded_results(payload: dict[str, Any]) -> list[SearchResult]:
     ]
 
 
+def _google_client() -> Any:
+    """google-api-python-client, imported when CSE is used: its google.api_core warns on import
+    (a FutureWarning while grpcio < 1.83, which langgraph-cli[inmem] pins) — filtered here, so
+    no other command prints it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core")
+        import googleapiclient.discovery
+        import googleapiclient.errors
+    return googleapiclient
+
+
 def _cse_outage(exc: BaseException) -> bool:
-    if isinstance(exc, HttpError):
+    if isinstance(exc, _google_client().errors.HttpError):
         return exc.resp.status in RETRY_STATUS
     return isinstance(exc, (OSError, httplib2.HttpLib2Error))
 
@@ -151,7 +161,7 @@ class CSESearch:
         self._breaker = breaker or Breaker(self.origin)
 
     def search(self, query: str) -> list[SearchResult]:
-        service = build(
+        service = _google_client().discovery.build(
             "customsearch",
             "v1",
             developerKey=self._key,
