@@ -73,7 +73,7 @@ class HPONodes:
         return nodes
 
     def per_run(self, name: str) -> Callable[..., Any]:
-        """Node or router `name`, called on the nodes of the run (`for_run`)."""
+        """Node `name`, called on the nodes of the run (`for_run`)."""
         hints = get_type_hints(getattr(HPONodes, name))
 
         def call(state: HPOState, runtime: Runtime[LabContext]) -> Any:
@@ -85,6 +85,17 @@ class HPONodes:
 
         call.__name__ = call.__qualname__ = name
         call.__annotations__ = {**hints, "runtime": Runtime[LabContext]}
+        return call
+
+    def route(self, name: str) -> Callable[..., Any]:
+        """Router `name` on the nodes of the run. It takes no runtime: `update_state` replays
+        routers without one (the CLI extending --rounds); the node before it found the run."""
+
+        def call(state: HPOState) -> Any:
+            return getattr(self.for_run(state, None), name)(state)
+
+        call.__name__ = call.__qualname__ = name
+        call.__annotations__ = get_type_hints(getattr(HPONodes, name))
         return call
 
     def init(self, state: HPOState) -> dict[str, Any]:
@@ -216,14 +227,14 @@ def build_hpo_graph(
     builder.add_edge(START, "init")
     builder.add_edge("init", "consultant_a")
     builder.add_edge("consultant_a", "consultant_b")
-    builder.add_conditional_edges("consultant_b", nodes.per_run("after_consultation"))
+    builder.add_conditional_edges("consultant_b", nodes.route("after_consultation"))
     builder.add_edge("supervisor", "executor")
     builder.add_edge("executor", "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
-    builder.add_conditional_edges("researcher", nodes.per_run("after_research"))
+    builder.add_conditional_edges("researcher", nodes.route("after_research"))
     builder.add_edge("ask_proposal", "proposal")
     builder.add_edge("proposal", "record")
-    builder.add_conditional_edges("record", nodes.per_run("after_round"))
+    builder.add_conditional_edges("record", nodes.route("after_round"))
     builder.add_edge("finalize", END)
     return builder.compile(checkpointer=checkpointer), builder
