@@ -22,9 +22,10 @@ ROLE_NODES: dict[str, str] = {
     "researcher": "researcher",
 }
 ROLES: tuple[str, ...] = tuple(ROLE_NODES)
-# Gemini model ids, the one place they are written (ai.google.dev models page, checked
-# 2026-12-01: the 2.5 family reached end of life; 3.8 Flash is the newest stable flash model,
-# 3.1 Pro is a preview)
+# Gemini model ids, the one place they are written. Source: the endpoint table "All Gemini 3
+# models" of https://ai.google.dev/gemini-api/docs/models (checked 2026-12-02): gemini-3.8-flash
+# is the newest stable flash model, gemini-3.1-pro-preview the pro model (a preview); the 2.5
+# family reached end of life on 2026-12-01.
 FLASH_MODEL = "gemini-3.8-flash"
 PRO_MODEL = "gemini-3.1-pro-preview"
 DEFAULT_MODELS: dict[str, str] = {role: FLASH_MODEL for role in ROLES} | {"supervisor": PRO_MODEL}
