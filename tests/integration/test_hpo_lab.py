@@ -16,7 +16,8 @@ import pytest
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime, start_run
-from trainlab.runstore import open_checkpointer
+from trainlab.lab_history import full_state
+from trainlab.runstore import RunFolder, open_checkpointer
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY_KEYS = ("finals", "trials", "analyses", "research")
@@ -43,7 +44,7 @@ def run_graph(settings: LabSettings) -> tuple[Path, dict]:
             "recursion_limit": recursion_limit(settings.rounds, settings.consult_turns),
         }
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
-    return run_dir, state
+    return run_dir, full_state(RunFolder(run_dir), state)  # the histories live on disk
 
 
 @pytest.fixture(scope="module")

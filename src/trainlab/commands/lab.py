@@ -175,6 +175,9 @@ def _print_results(console: Any, folder: RunFolder, state: dict[str, Any]) -> No
     from trainlab.reporting.run_report import trial_rows
     from trainlab.state import FinalConfig, TrialSummary
 
+    from trainlab.lab_history import full_state
+
+    state = full_state(folder, state)
     finals = [FinalConfig.model_validate(f) for f in state["finals"]]
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
