@@ -29,6 +29,8 @@ class LabDisplay(Protocol):
 
     def trial_done(self, round_: int, summary: TrialSummary) -> None: ...
 
+    def decision(self, round_: int, role: str, policy: str) -> None: ...
+
 
 class NullDisplay:
     def phase(self, round_: int, name: str) -> None:
@@ -38,6 +40,9 @@ class NullDisplay:
         pass
 
     def trial_done(self, round_: int, summary: TrialSummary) -> None:
+        pass
+
+    def decision(self, round_: int, role: str, policy: str) -> None:
         pass
 
 

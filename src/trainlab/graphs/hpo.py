@@ -105,6 +105,7 @@ class HPONodes:
         self.runtime.display.phase(state["round"], consultant.name)
         other = _latest_proposal(state, exclude=consultant.name)
         proposal = consultant.propose(self.runtime.round_view(state), other)
+        self.runtime.display.decision(state["round"], consultant.name, proposal.policy)
         return {"proposals": [proposal.model_dump(mode="json")]}
 
     def supervisor(self, state: HPOState) -> dict[str, Any]:
@@ -113,6 +114,7 @@ class HPONodes:
         proposals = [p for p in finals if p is not None]
         view = self.runtime.round_view(state)
         final = self.runtime.advisors.supervisor.finalize(view, proposals)
+        self.runtime.display.decision(state["round"], "supervisor", final.policy)
         round_proposals = [Proposal.model_validate(p) for p in state["proposals"]]
         write_decision(self.folder(state), final, round_proposals)
         return {"finals": [final.model_dump(mode="json")], "proposals": Overwrite([])}
@@ -133,12 +135,14 @@ class HPONodes:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
         analysis = lab.analyze_trial(self.runtime, self.folder(state), summary, state["round"])
+        self.runtime.display.decision(state["round"], "analyst", analysis.policy)
         return {"analyses": [analysis.model_dump(mode="json")], "trials": []}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "researcher")
         analysis = Analysis.model_validate(state["analyses"][-1])
         note = lab.research_remedies(self.runtime, self.folder(state), analysis)
+        self.runtime.display.decision(state["round"], "researcher", note.policy)
         return {"research": [note.model_dump(mode="json")], "analyses": []}
 
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
