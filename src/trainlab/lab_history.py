@@ -3,8 +3,9 @@ the round under way and counts (`state.HPOState`), so its checkpoints stay small
 
 A trial folder holds the round's consultation (`proposals.json`) and decision (`final.json`),
 both written by the supervisor node, and what training, the analyst and the researcher made of
-it (`summary.json`: the trainer's, rewritten by the executor node with the folder's current
-path; `analysis.json`, `research.json`). Each file is rewritten whole by the node
+it and, when the lab stagnated, the proposal workflow's records (`lab_proposals.json`, written
+by the record node). `summary.json` is the trainer's, rewritten by the executor node with the folder's current
+path, beside `analysis.json` and `research.json`. Each file is rewritten whole by the node
 that owns it, so a node re-run after a crash leaves exactly one record per trial.
 """
 
@@ -21,6 +22,7 @@ FINAL = "final.json"
 SUMMARY = "summary.json"
 ANALYSIS = "analysis.json"
 RESEARCH = "research.json"
+LAB_PROPOSALS = "lab_proposals.json"
 BEST = "best_overall.json"
 HISTORY_KEYS = ("proposals", "finals", "trials", "analyses", "research")
 
@@ -35,6 +37,12 @@ def write_decision(folder: RunFolder, final: FinalConfig, proposals: Sequence[Pr
 def write_trial(folder: RunFolder, round_: int, summary: TrialSummary) -> None:
     """Record a round's trial (the trainer wrote it too, unless the trial never started)."""
     write_json(folder.trial(round_) / SUMMARY, summary.model_dump(mode="json"))
+
+
+def write_lab_proposals(folder: RunFolder, round_: int, records: list[dict[str, Any]]) -> None:
+    """Record the proposal workflow's records of a round (ProposalRecord JSON), if any."""
+    if records:
+        write_json(folder.trial(round_) / LAB_PROPOSALS, records)
 
 
 def read_history(folder: RunFolder, trials: int) -> dict[str, list[dict[str, Any]]]:
@@ -60,4 +68,8 @@ def full_state(folder: RunFolder, state: Mapping[str, Any]) -> dict[str, Any]:
         return dict(state)
     best = folder.path / BEST
     full = {**state, **read_history(folder, state["trials_done"])}
+    # the finished rounds' records on disk, then the round under way's (until record moves them)
+    done = [folder.trial(k) / LAB_PROPOSALS for k in range(1, state.get("round", 1))]
+    asked = [record for path in done if path.is_file() for record in read_json(path)]
+    full["research_proposals"] = asked + state.get("research_proposals", [])
     return full | ({"best": read_json(best)} if state.get("best") and best.is_file() else {})

@@ -212,7 +212,8 @@ class HPOState(LabInput, total=False):
     A record is here only from the node that makes it to the node that uses it (supervisor →
     `finals` → executor → `trials` → analyst → `analyses` → researcher → `research` → record;
     one record per trial: a batch of trials is one list); the consultation's `proposals` until
-    the supervisor. Every record of every trial is in its trial folder
+    the supervisor; the proposal workflow's `research_proposals` and its `proposal_request`
+    until record. Every record of every trial is in its trial folder
     (`lab_history.full_state` reads them back), so a checkpoint's size does not grow with
     the rounds."""
 

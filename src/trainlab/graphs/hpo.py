@@ -20,7 +20,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from trainlab import lab
-from trainlab.lab_history import full_state, write_decision, write_trial
+from trainlab.lab_history import full_state, write_decision, write_lab_proposals, write_trial
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
 from trainlab.graphs import shared
@@ -53,6 +53,7 @@ class HPONodes:
         self.settings = runtime.settings
         self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
         self.runs: dict[str, HPONodes] = {}  # run folder → the nodes of a run with its own settings
+        self.saver: BaseCheckpointSaver | None = None  # build_hpo_graph's
 
     def folder(self, state: HPOState) -> RunFolder:
         """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
@@ -148,23 +149,25 @@ class HPONodes:
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
         self.runtime.display.phase(state["round"], "proposal")
-        records = state.get("research_proposals", [])
-        view, run_dir = self.history_view(state), self.folder(state).path
+        everything = full_state(self.folder(state), state)
+        records, run_dir = everything["research_proposals"], self.folder(state).path
+        view = RoundView.from_state(everything)
         request = proposals.request(self.settings, view, run_dir, records)
         return {"proposal_request": request.model_dump(mode="json")}
 
     def after_research(self, state: HPOState) -> Literal["ask_proposal", "record"]:
-        records, k = state.get("research_proposals", []), self.settings.stagnation_rounds
-        stalled = proposals.due(self.history_view(state), records, k)
+        everything = full_state(self.folder(state), state)
+        records, k = everything["research_proposals"], self.settings.stagnation_rounds
+        stalled = proposals.due(RoundView.from_state(everything), records, k)
         return "ask_proposal" if stalled else "record"
 
-    def history_view(self, state: HPOState) -> RoundView:
-        """The agents' view of every recorded trial (read from the trial folders)."""
-        return RoundView.from_state(full_state(self.folder(state), state))
-
     def record(self, state: HPOState) -> dict[str, Any]:
-        finals, trials = _finished(full_state(self.folder(state), state))
-        run_dir, seed = self.folder(state).path, self.settings.train.seed
+        folder = self.folder(state)
+        finals, trials = _finished(full_state(folder, state))
+        write_lab_proposals(folder, state["round"], state.get("research_proposals", []))
+        if state.get("proposal_request") and hasattr(self.saver, "forget_subgraphs"):
+            self.saver.forget_subgraphs()  # the proposal subgraph ran: resume no longer needs it
+        run_dir, seed = folder.path, self.settings.train.seed
         best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
         # rounds: the settings' (a resume may have raised it)
         return {
@@ -172,6 +175,8 @@ class HPONodes:
             "round": state["round"] + 1,
             "rounds": self.settings.rounds,
             "research": [],
+            "research_proposals": Overwrite([]),  # now in the trial folder
+            "proposal_request": {},
         }
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
@@ -182,7 +187,7 @@ class HPONodes:
             folder.path,
             trial_rows(finals, trials),
             everything.get("best"),
-            state.get("research_proposals", []),
+            everything["research_proposals"],
             budget_record(trials, self.settings.epoch_budget),
         )
         write_html_report(folder.path, everything)
@@ -223,6 +228,7 @@ def build_hpo_graph(
 ) -> tuple[CompiledStateGraph, StateGraph]:
     """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
     nodes = HPONodes(runtime)
+    nodes.saver = checkpointer
     builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
     for name in (
         "init",
