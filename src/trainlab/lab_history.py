@@ -1,13 +1,12 @@
 """The lab's full history lives on disk, one trial folder per trial; the graph state keeps only
-the round under way and counts (`state.HPOState`), so its checkpoints stay small.
+what the next node needs and counts (`state.HPOState`), so its checkpoints stay small.
 
 A trial folder holds the round's consultation (`proposals.json`) and decision (`final.json`),
-both written by the supervisor node, and what training, the analyst and the researcher made of
-it and, when the lab stagnated, the proposal workflow's records (`lab_proposals.json`, written
-by the record node). `summary.json` is the trainer's, rewritten by the executor node with the folder's current
-path, beside `analysis.json` and `research.json`. Each file is rewritten whole by the node
-that owns it, so a node re-run after a crash leaves exactly one record per trial.
-"""
+both written by the supervisor node; the trial (`summary.json`: the trainer's, rewritten by
+the executor node with the folder's current path), `analysis.json`, `research.json`; and, when
+the lab stagnated, the proposal workflow's records (`lab_proposals.json`, by the record node).
+Each file is rewritten whole by the node that owns it, so a node re-run after a crash leaves
+exactly one record per trial."""
 
 from __future__ import annotations
 

@@ -206,10 +206,11 @@ def test_the_display_is_told_which_policy_served_each_decision(tmp_path):
 @pytest.mark.slow
 def test_the_state_stays_bounded_and_checkpoints_grow_linearly(tmp_path):
     """6 rounds: checkpoints.sqlite under 6/100 of issue 17's bound (5 MB at 100 rounds)."""
-    settings = tiny_settings(tmp_path, rounds=6, turns=2).model_copy(
-        update={"draw_graph": False, "stagnation_rounds": 0}
+    settings = tiny_settings(tmp_path, rounds=6, turns=2)
+    one_epoch = settings.train.model_copy(update={"epochs": 1})
+    settings = settings.model_copy(
+        update={"draw_graph": False, "stagnation_rounds": 0, "train": one_epoch}
     )
-    settings = settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": 1})})
     run_dir = start_run(settings)
     with open_checkpointer(run_dir) as saver:
         compiled, _ = build_hpo_graph(LabRuntime.offline(settings), saver)

@@ -20,12 +20,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from trainlab import lab
-from trainlab.lab_history import full_state, write_decision, write_lab_proposals, write_trial
 from trainlab.agents.base import RoundView
 from trainlab.config import LabSettings
 from trainlab.graphs import shared
 from trainlab.graphs.context import LabContext, lab_settings
 from trainlab.graphs.proposal import build_proposal_graph
+from trainlab.lab_history import full_state, write_decision, write_lab_proposals, write_trial
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.html_report import write_html_report
 from trainlab.reporting.run_report import (
