@@ -27,6 +27,8 @@ from trainlab import space
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime
+from trainlab.lab_history import full_state
+from trainlab.runstore import RunFolder
 from trainlab.state import TrialSummary
 from trainlab.training.data import load_splits
 from trainlab.training.trainer import run_trial
@@ -46,6 +48,7 @@ def run_lab(train: TrainSettings, data: DataSettings, trials: int, folder: Path)
     )
     compiled, _ = build_hpo_graph(LabRuntime.offline(settings))
     state = compiled.invoke({}, {"recursion_limit": recursion_limit(trials, 1)})
+    state = full_state(RunFolder(state["run_dir"]), state)  # the trials live in their folders
     return selected([TrialSummary.model_validate(t) for t in state["trials"]])
 
 

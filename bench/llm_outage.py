@@ -30,7 +30,8 @@ from trainlab.agents.factory import build_advisors  # noqa: E402
 from trainlab.config import DataSettings, LabSettings, TrainSettings  # noqa: E402
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit  # noqa: E402
 from trainlab.lab import LabRuntime, start_run  # noqa: E402
-from trainlab.runstore import open_checkpointer  # noqa: E402
+from trainlab.lab_history import full_state  # noqa: E402
+from trainlab.runstore import RunFolder, open_checkpointer  # noqa: E402
 
 LAB_FLAGS = [
     "--dataset", "digits", "--rounds", "1", "--epochs", "1", "--width", "8",
@@ -81,6 +82,7 @@ def run_mid_run(hole: BlackHole, out: Path) -> tuple[float, str]:
         compiled, _ = build_hpo_graph(LabRuntime.create(settings, run_dir=run_dir), saver)
         config = {"configurable": {"thread_id": "t"}, "recursion_limit": recursion_limit(1, 2)}
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    state = full_state(RunFolder(run_dir), state)  # the records live in the trial folders
     policies = [record["policy"][:60] for record in (*state["proposals"], *state["finals"])]
     return time.monotonic() - started, "; ".join(policies)
 

@@ -109,7 +109,8 @@ def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: 
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
-    from trainlab.runstore import open_checkpointer
+    from trainlab.lab_history import full_state
+    from trainlab.runstore import RunFolder, open_checkpointer
 
     settings = LabSettings(
         rounds=budget, consult_turns=1, stagnation_rounds=0, offline=True, output_dir=folder,
@@ -120,6 +121,7 @@ def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: 
         compiled, _ = build_hpo_graph(lab.LabRuntime.offline(settings), saver)
         config = run_config(run_dir.name, lab.hpo_supersteps(settings))
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    state = full_state(RunFolder(run_dir), state)  # the trials live in their folders
     return [TrialSummary.model_validate(t) for t in state["trials"]]
 
 

@@ -13,6 +13,7 @@ from trainlab.agents.base import Advisors, RoundView
 from trainlab.agents.factory import build_advisors
 from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
+from trainlab.lab_history import full_state
 from trainlab.reporting.trackers import also_track, open_tracker
 from trainlab.runstore import RunFolder, new_run_dir, write_json
 from trainlab.search.lab_search import LabSearch, predicted_final
@@ -28,6 +29,8 @@ class LabDisplay(Protocol):
 
     def trial_done(self, round_: int, summary: TrialSummary) -> None: ...
 
+    def decision(self, round_: int, role: str, policy: str) -> None: ...
+
 
 class NullDisplay:
     def phase(self, round_: int, name: str) -> None:
@@ -37,6 +40,9 @@ class NullDisplay:
         pass
 
     def trial_done(self, round_: int, summary: TrialSummary) -> None:
+        pass
+
+    def decision(self, round_: int, role: str, policy: str) -> None:
         pass
 
 
@@ -67,8 +73,9 @@ class LabRuntime:
 
     def round_view(self, state: Mapping[str, Any]) -> RoundView:
         """What the round's agents see: the graph state and the run's optimizer."""
-        view = RoundView.from_state(state)
-        search = self.search(self.folder or RunFolder(state["run_dir"]))  # the CLI's (moved?)
+        folder = self.folder or RunFolder(state["run_dir"])  # the CLI's (a resume: moved?)
+        view = RoundView.from_state(full_state(folder, state))
+        search = self.search(folder)
         return replace(view, optimizer=search.state(view))
 
     def transcripts_dir(self) -> Path | None:

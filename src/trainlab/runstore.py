@@ -212,7 +212,7 @@ def open_checkpointer(run_dir: Path, must_exist: bool = False) -> Iterator[Sqlit
     """The run's LangGraph checkpointer (`checkpoints.sqlite` in the run folder). With
     `must_exist` (a resume), a missing, empty, damaged or checkpoint-less database is a
     RunFolderError that says what in the folder is still intact."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from trainlab.persistence.compact_sqlite import CompactSqliteSaver
 
     db = Path(run_dir) / CHECKPOINT_DB
     if must_exist and not db.is_file():
@@ -223,7 +223,7 @@ def open_checkpointer(run_dir: Path, must_exist: bool = False) -> Iterator[Sqlit
     try:
         if must_exist:
             _check_database(conn, db)
-        saver = SqliteSaver(conn)
+        saver = CompactSqliteSaver(conn)
         saver.setup()
         yield saver
     except sqlite3.DatabaseError as exc:

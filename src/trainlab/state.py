@@ -1,7 +1,9 @@
 """Graph state and the records it holds: small, JSON-serializable, never tensors.
 
-Records are pydantic models at the edges (validation, files) and plain dicts inside the graph
-state, so the checkpointer stores nothing but JSON-like values.
+Records are pydantic models at the edges (validation, files) and their JSON form inside the
+graph state (the `*Record` TypedDicts below), so the checkpointer stores nothing but JSON-like
+values. The state is bounded: it holds the round under way and counts; the full history lives
+in the trial folders (`trainlab.lab_history`), the trials CSV and the Optuna study.
 """
 
 from __future__ import annotations
@@ -105,6 +107,96 @@ class ResearchNote(BaseModel):
     policy: str
 
 
+# --- the records' JSON form in the graph state (a test checks they match the models' fields)
+
+
+class AttemptDict(TypedDict):
+    batch_size: int
+    outcome: Literal["ok", "oom", "diverged", "error"]
+    detail: str
+
+
+class TrialDict(TypedDict):
+    status: TrialStatus
+    reason: str | None
+    best_val_acc: float | None
+    best_val_loss: float | None
+    best_epoch: int | None
+    epochs_run: int
+    test_acc: float | None
+    test_f1: float | None
+    test_ece: float | None
+    requested_hparams: dict[str, Any]
+    effective_hparams: dict[str, Any]
+    oom_adjusted: bool
+    attempts: list[AttemptDict]
+    val_and_test_same_dataset: bool
+    seed: int
+    device: str
+    seconds: float
+    images_per_sec: float | None
+    peak_memory_mb: float | None
+    trial_dir: str
+    warnings: list[str]
+
+
+class RemedyDict(TypedDict):
+    flag: str
+    action: str
+    changes: dict[str, Any]
+    reference: str
+
+
+class ProposalDict(TypedDict):
+    round: int
+    author: Literal["consultant_a", "consultant_b"]
+    hparams: dict[str, Any]
+    rationale: str
+    policy: str
+    warnings: list[str]
+    remedies: list[RemedyDict]
+
+
+class FinalDict(TypedDict):
+    round: int
+    hparams: dict[str, Any]
+    source: str
+    justification: str
+    policy: str
+    warnings: list[str]
+    remedies: list[RemedyDict]
+
+
+class AnalysisDict(TypedDict):
+    round: int
+    flags: list[str]
+    features: dict[str, float | None]
+    keywords: list[str]
+    summary: str
+    policy: str
+
+
+class ResearchDict(TypedDict):
+    round: int
+    query: str
+    remedies: list[RemedyDict]
+    sources: list[str]
+    policy: str
+
+
+class BestDict(TypedDict):
+    round: int
+    best_val_acc: float | None
+
+
+def this_round(current: list[ProposalDict], new: list[ProposalDict]) -> list[ProposalDict]:
+    """Reducer of the consultation: the round under way's proposals (a new round's first
+    proposal starts the list afresh; the finished rounds' are in their trial folders)."""
+    if not new:
+        return current
+    return [p for p in current if p["round"] == new[-1]["round"]] + new
+
+
 class LabInput(TypedDict, total=False):
     """What a lab run may be given (all optional): an existing run folder (the CLI's; Studio
     creates one) and `settings`, a LabSettings override in JSON form (`{"train": {"epochs": 3}}`)
@@ -115,15 +207,25 @@ class LabInput(TypedDict, total=False):
 
 
 class HPOState(LabInput, total=False):
-    """State of the HPO lab graph. Lists are append-only: nodes return only new items."""
+    """State of the HPO lab graph, bounded: what the next node needs, plus counts.
+
+    A record is here only from the node that makes it to the node that uses it (supervisor →
+    `finals` → executor → `trials` → analyst → `analyses` → researcher → `research` → record;
+    one record per trial: a batch of trials is one list); the consultation's `proposals` until
+    the supervisor; the proposal workflow's `research_proposals` and its `proposal_request`
+    until record. Every record of every trial is in its trial folder
+    (`lab_history.full_state` reads them back), so a checkpoint's size does not grow with
+    the rounds."""
 
     rounds: int
-    round: int
-    proposals: Annotated[list[dict[str, Any]], operator.add]
-    finals: Annotated[list[dict[str, Any]], operator.add]
-    trials: Annotated[list[dict[str, Any]], operator.add]
-    analyses: Annotated[list[dict[str, Any]], operator.add]
-    research: Annotated[list[dict[str, Any]], operator.add]
-    best: dict[str, Any] | None
+    round: int  # the round under way (record increments it)
+    trials_done: int  # trials recorded so far: trial folders 1..trials_done are complete
+    epochs_spent: int  # epochs those trials trained (the epoch budget's count)
+    proposals: Annotated[list[ProposalDict], this_round]
+    finals: list[FinalDict]
+    trials: list[TrialDict]
+    analyses: list[AnalysisDict]
+    research: list[ResearchDict]
+    best: BestDict | None  # the run's best so far (all of it: best_overall.json)
     proposal_request: dict[str, Any]  # the proposal subgraph's input (graphs/proposal.py)
     research_proposals: Annotated[list[dict[str, Any]], operator.add]  # its ProposalRecords

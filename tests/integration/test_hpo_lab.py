@@ -15,8 +15,9 @@ import pytest
 
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
-from trainlab.lab import LabRuntime, start_run
-from trainlab.runstore import open_checkpointer
+from trainlab.lab import LabRuntime, NullDisplay, start_run
+from trainlab.lab_history import full_state
+from trainlab.runstore import RunFolder, open_checkpointer
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY_KEYS = ("finals", "trials", "analyses", "research")
@@ -43,7 +44,7 @@ def run_graph(settings: LabSettings) -> tuple[Path, dict]:
             "recursion_limit": recursion_limit(settings.rounds, settings.consult_turns),
         }
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
-    return run_dir, state
+    return run_dir, full_state(RunFolder(run_dir), state)  # the histories live on disk
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,44 @@ def test_corrupt_checkpoint_database_is_a_clear_error(tmp_path):
     result = run_cli("--resume", str(run_dir), cwd=tmp_path)
     assert result.returncode == 2
     assert "not a readable checkpoint database" in result.stdout
+
+
+class RecordingDisplay(NullDisplay):
+    def __init__(self) -> None:
+        self.decisions: list[tuple[int, str, str]] = []
+
+    def decision(self, round_: int, role: str, policy: str) -> None:
+        self.decisions.append((round_, role, policy))
+
+
+def test_the_display_is_told_which_policy_served_each_decision(tmp_path):
+    settings = tiny_settings(tmp_path, rounds=1, turns=1)
+    display, run_dir = RecordingDisplay(), start_run(settings)
+    with open_checkpointer(run_dir) as saver:
+        compiled, _ = build_hpo_graph(LabRuntime.offline(settings, display), saver)
+        config = {"configurable": {"thread_id": "t"}, "recursion_limit": recursion_limit(1, 1)}
+        compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    roles = [role for _, role, _ in display.decisions]
+    assert roles == ["consultant_a", "consultant_b", "supervisor", "analyst", "researcher"]
+    assert all(policy.startswith("offline:") for _, _, policy in display.decisions)
+
+
+@pytest.mark.slow
+def test_the_state_stays_bounded_and_checkpoints_grow_linearly(tmp_path):
+    """6 rounds: checkpoints.sqlite under 6/100 of issue 17's bound (5 MB at 100 rounds)."""
+    settings = tiny_settings(tmp_path, rounds=6, turns=2)
+    one_epoch = settings.train.model_copy(update={"epochs": 1})
+    settings = settings.model_copy(
+        update={"draw_graph": False, "stagnation_rounds": 0, "train": one_epoch}
+    )
+    run_dir = start_run(settings)
+    with open_checkpointer(run_dir) as saver:
+        compiled, _ = build_hpo_graph(LabRuntime.offline(settings), saver)
+        config = {"configurable": {"thread_id": "t"}, "recursion_limit": recursion_limit(6, 2)}
+        state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    assert (state["trials_done"], state["round"]) == (6, 7)
+    assert not any(state.get(key) for key in ("proposals", *HISTORY_KEYS))  # all on disk
+    history = full_state(RunFolder(run_dir), state)
+    assert [f["round"] for f in history["finals"]] == list(range(1, 7))
+    assert len(history["proposals"]) == 6 * 2 * 2
+    assert (run_dir / "checkpoints.sqlite").stat().st_size < 6 / 100 * 5_000_000

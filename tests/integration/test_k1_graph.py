@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,19 @@ def test_cli_run_resume_and_generate(tmp_path: Path, capsys) -> None:
     gen = ["--checkpoint", str(snapshot), "--prompt", "The ", "--max-new-tokens", "8"]
     assert main(["k1", "generate", *gen]) == 0
     assert capsys.readouterr().out.startswith("The ")
+
+
+def test_a_renamed_run_folder_resumes_its_own_thread(tmp_path: Path) -> None:
+    argv = ["k1", "--domains", "science", "--steps-per-domain", "2", "--chunk-steps", "1",
+            "--baselines", "", "--seeds", "1", "--d-model", "16", "--threads", "0",
+            "--output-dir", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    (run_dir,) = tmp_path.glob("*/k1")
+    started = run_dir.parent.name
+    assert json.loads((run_dir / "run.json").read_text())["thread_id"] == started
+    renamed = run_dir.parent.rename(tmp_path / "renamed") / "k1"
+    results = (renamed / "results.json").read_bytes()
+    assert main(["k1", "--resume", str(renamed.parent)]) == 0  # complete: nothing retrained
+    with sqlite3.connect(renamed / "checkpoints.sqlite") as db:
+        threads = {row[0] for row in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    assert threads == {started} and (renamed / "results.json").read_bytes() == results

@@ -25,7 +25,8 @@ from trainlab.agents.credentials import ROLE_KEY_VARS, SECRET_VARS
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.lab import LabRuntime, start_run
-from trainlab.runstore import open_checkpointer
+from trainlab.lab_history import full_state
+from trainlab.runstore import RunFolder, open_checkpointer
 from trainlab.state import FinalConfig, Proposal, TrialSummary
 
 KEYS = {role: f"sk-loopback-{role}-0123456789" for role in ROLE_KEY_VARS}
@@ -219,7 +220,7 @@ def llm_run(tmp_path_factory) -> tuple[Path, dict, LoopbackLLM]:
             config = {"configurable": {"thread_id": "t"}, "recursion_limit": recursion_limit(2, 1)}
             state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
     server.shutdown()
-    return run_dir, state, fake
+    return run_dir, full_state(RunFolder(run_dir), state), fake  # the histories live on disk
 
 
 def records(state: dict, key: str, cls: type) -> list:

@@ -12,10 +12,11 @@ from trainlab import lab
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.graphs.hpo import build_hpo_graph, recursion_limit
 from trainlab.graphs.proposal import ORDER, build_proposal_graph
+from trainlab.lab_history import full_state
 from trainlab.proposals.agents import Agent, Team, offline_team
 from trainlab.proposals.request import Draft
 from trainlab.proposals.stagnation import stagnated
-from trainlab.runstore import open_checkpointer
+from trainlab.runstore import RunFolder, open_checkpointer
 from trainlab.state import FinalConfig, TrialSummary
 
 
@@ -123,6 +124,7 @@ def test_stagnating_lab_asks_once_for_a_validated_proposal(tmp_path, monkeypatch
         drawn = compiled.get_graph(xray=True).nodes
         config = {"configurable": {"thread_id": "t"}, "recursion_limit": recursion_limit(4, 1)}
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+    state = full_state(RunFolder(run_dir), state)  # the trials live in their folders
     assert {f"proposal:{key}" for key in ORDER} <= set(drawn)
     (record,) = state["research_proposals"]  # round 3 only: no new best since round 1
     assert record["lab_round"] == 3 and record["verdict"] != "not validated"

@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from trainlab.lab_history import full_state
+from trainlab.runstore import RunFolder
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 120.0
@@ -103,6 +106,7 @@ def test_one_tiny_lab_round_runs_offline_through_the_http_api(
         status = api.get(f"/threads/{thread}/runs/{run['run_id']}").json()["status"]
     assert status == "success"
     state = api.get(f"/threads/{thread}/state").json()["values"]
+    state = full_state(RunFolder(state["run_dir"]), state)  # the trials live on disk
     assert [t["status"] for t in state["trials"]] == ["complete"]
     assert (Path(state["run_dir"]) / "report.md").is_file()
     assert Path(state["run_dir"]).parent == tmp_path

@@ -65,6 +65,7 @@ OOM_ENV = {"TRAINLAB_SIMULATE_OOM_ABOVE": "abc"}
     ("argv", "env", "named"),
     [
         (["--width", "2"], {}, "--width"),
+        (["--num-workers", "-1"], {}, "--num-workers"),  # gone (issue 11): an unknown flag
         pytest.param(CUDA, {}, "--device cuda", marks=NO_CUDA),
         pytest.param(["k1", *CUDA], {}, "--device cuda", marks=NO_CUDA),
         pytest.param(["train", *CUDA], {}, "--device cuda", marks=NO_CUDA),

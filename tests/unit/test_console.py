@@ -8,7 +8,13 @@ from lab_records import trial_summary
 from rich.console import Console
 
 from trainlab.config import DataSettings, LabSettings, TrainSettings
-from trainlab.reporting.console import RichLabDisplay, run_banner, trials_table
+from trainlab.reporting.console import (
+    PlainLabDisplay,
+    RichLabDisplay,
+    policy_label,
+    run_banner,
+    trials_table,
+)
 from trainlab.space import HParams
 from trainlab.state import TrialSummary
 
@@ -96,3 +102,24 @@ def test_trials_table_shows_a_pruned_trial_and_its_epochs():
     console.print(trials_table([row], best_round=None))
     text = console.export_text()
     assert "pruned@2" in text and "…" not in text
+
+
+def test_policy_label_names_the_model_the_offline_policy_or_why_offline():
+    assert policy_label("llm:gemini-2.5-flash") == "LLM gemini-2.5-flash"
+    assert policy_label("offline:track-record") == "offline track-record"
+    failed = "offline:expert (fallback: InvalidAnswer: after a retry)"
+    assert policy_label(failed) == "offline expert (LLM call failed)"
+    opened = "offline:expert (circuit open: ConnectError: refused)"
+    assert policy_label(opened) == "offline expert (circuit breaker open)"
+
+
+def test_live_display_shows_which_policy_served_each_decision():
+    console = Console(file=io.StringIO(), width=120, record=True)
+    with RichLabDisplay(console, rounds=1) as display:
+        display.phase(1, "supervisor")
+        display.decision(1, "supervisor", "offline:track-record (circuit open: timeout)")
+        console.print(display.progress.get_renderable())
+    assert "supervisor: offline track-record (circuit breaker open)" in console.export_text()
+    plain = Console(file=io.StringIO(), width=120, record=True)
+    PlainLabDisplay(plain, rounds=1).decision(1, "consultant_a", "llm:model-x")
+    assert "consultant_a: LLM model-x" in plain.export_text()

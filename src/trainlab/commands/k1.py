@@ -116,9 +116,9 @@ def _progress() -> Any:
 
 def execute(run_dir: Path, settings: K1Settings, resume: bool) -> dict[str, str]:
     """Run (or resume) the graph with progress bars; returns the report's paths."""
-    from trainlab.graphs.k1 import build_k1_graph, initial_state, run_config
+    from trainlab.graphs.k1 import build_k1_graph, initial_state, new_thread_id, run_config
     from trainlab.k1.experiment import plan_jobs
-    from trainlab.runstore import open_checkpointer
+    from trainlab.runstore import RunFolder, open_checkpointer
 
     jobs = plan_jobs(settings)
     total = len(settings.domains) * settings.steps_per_domain
@@ -132,17 +132,25 @@ def execute(run_dir: Path, settings: K1Settings, resume: bool) -> dict[str, str]
             if kind == "step":
                 progress.update(tasks[payload["job"]], advance=1, loss=payload["loss"])
 
+        folder = RunFolder(run_dir)
+        if not folder.record.is_file():  # record the thread (a run from before: its own)
+            folder.begin(folder.thread_id(saver) if resume else new_thread_id(run_dir))
         graph, _ = build_k1_graph(saver, on_event)
         config = run_config(run_dir, settings)
         snapshot = graph.get_state(config)
         for chunk in snapshot.values.get("chunks", []):
             job = jobs.index({"method": chunk["method"], "seed": chunk["seed"]})
             progress.update(tasks[job], advance=chunk["end"] - chunk["start"])
-        if snapshot.values.get("report") and not snapshot.next:
-            return snapshot.values["report"]
+        if snapshot.values.get("report") and not snapshot.next:  # the folder may have moved
+            return _rebased(snapshot.values["report"], Path(snapshot.values["run_dir"]), run_dir)
         start = None if snapshot.values else initial_state(settings, run_dir)
         out = graph.invoke(start, config, durability="sync")
     return out["report"]
+
+
+def _rebased(paths: dict[str, str], old: Path, new: Path) -> dict[str, str]:
+    """The report's paths under the run folder where it is now."""
+    return {name: str(new / Path(path).relative_to(old)) for name, path in paths.items()}
 
 
 def run(argv: list[str]) -> int:

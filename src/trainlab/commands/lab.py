@@ -171,10 +171,12 @@ def _run_to_end(
 def _print_results(console: Any, folder: RunFolder, state: dict[str, Any]) -> None:
     """The table of every trial of the run (from its state: the same after any resume) and the
     run-level files that exist."""
+    from trainlab.lab_history import full_state
     from trainlab.reporting.console import trials_table
     from trainlab.reporting.run_report import trial_rows
     from trainlab.state import FinalConfig, TrialSummary
 
+    state = full_state(folder, state)
     finals = [FinalConfig.model_validate(f) for f in state["finals"]]
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")

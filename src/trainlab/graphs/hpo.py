@@ -17,6 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from trainlab import lab
 from trainlab.agents.base import RoundView
@@ -24,6 +25,7 @@ from trainlab.config import LabSettings
 from trainlab.graphs import shared
 from trainlab.graphs.context import LabContext, lab_settings
 from trainlab.graphs.proposal import build_proposal_graph
+from trainlab.lab_history import full_state, write_decision, write_lab_proposals, write_trial
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.html_report import write_html_report
 from trainlab.reporting.run_report import (
@@ -51,6 +53,7 @@ class HPONodes:
         self.settings = runtime.settings
         self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
         self.runs: dict[str, HPONodes] = {}  # run folder → the nodes of a run with its own settings
+        self.saver: BaseCheckpointSaver | None = None  # build_hpo_graph's
 
     def folder(self, state: HPOState) -> RunFolder:
         """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
@@ -114,6 +117,7 @@ class HPONodes:
         self.runtime.display.phase(state["round"], consultant.name)
         other = _latest_proposal(state, exclude=consultant.name)
         proposal = consultant.propose(self.runtime.round_view(state), other)
+        self.runtime.display.decision(state["round"], consultant.name, proposal.policy)
         return {"proposals": [proposal.model_dump(mode="json")]}
 
     def supervisor(self, state: HPOState) -> dict[str, Any]:
@@ -122,57 +126,82 @@ class HPONodes:
         proposals = [p for p in finals if p is not None]
         view = self.runtime.round_view(state)
         final = self.runtime.advisors.supervisor.finalize(view, proposals)
-        return {"finals": [final.model_dump(mode="json")]}
+        self.runtime.display.decision(state["round"], "supervisor", final.policy)
+        round_proposals = [Proposal.model_validate(p) for p in state["proposals"]]
+        write_decision(self.folder(state), final, round_proposals)
+        return {"finals": [final.model_dump(mode="json")], "proposals": Overwrite([])}
 
     def executor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "executor")
         final = FinalConfig.model_validate(state["finals"][-1])
         summary = lab.execute_trial(self.runtime, self.folder(state), final)
-        return {"trials": [summary.model_dump(mode="json")]}
+        write_trial(self.folder(state), final.round, summary)
+        return {
+            "trials": [summary.model_dump(mode="json")],
+            "finals": [],
+            "trials_done": state.get("trials_done", 0) + 1,
+            "epochs_spent": state.get("epochs_spent", 0) + summary.epochs_run,
+        }
 
     def analyst(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "analyst")
         summary = TrialSummary.model_validate(state["trials"][-1])
         analysis = lab.analyze_trial(self.runtime, self.folder(state), summary, state["round"])
-        return {"analyses": [analysis.model_dump(mode="json")]}
+        self.runtime.display.decision(state["round"], "analyst", analysis.policy)
+        return {"analyses": [analysis.model_dump(mode="json")], "trials": []}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "researcher")
         analysis = Analysis.model_validate(state["analyses"][-1])
         note = lab.research_remedies(self.runtime, self.folder(state), analysis)
-        return {"research": [note.model_dump(mode="json")]}
+        self.runtime.display.decision(state["round"], "researcher", note.policy)
+        return {"research": [note.model_dump(mode="json")], "analyses": []}
 
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
         self.runtime.display.phase(state["round"], "proposal")
-        records = state.get("research_proposals", [])
-        view, run_dir = RoundView.from_state(state), self.folder(state).path
+        everything = full_state(self.folder(state), state)
+        records, run_dir = everything["research_proposals"], self.folder(state).path
+        view = RoundView.from_state(everything)
         request = proposals.request(self.settings, view, run_dir, records)
         return {"proposal_request": request.model_dump(mode="json")}
 
     def after_research(self, state: HPOState) -> Literal["ask_proposal", "record"]:
-        records, k = state.get("research_proposals", []), self.settings.stagnation_rounds
-        stalled = proposals.due(RoundView.from_state(state), records, k)
+        everything = full_state(self.folder(state), state)
+        records, k = everything["research_proposals"], self.settings.stagnation_rounds
+        stalled = proposals.due(RoundView.from_state(everything), records, k)
         return "ask_proposal" if stalled else "record"
 
     def record(self, state: HPOState) -> dict[str, Any]:
-        finals, trials = _finished(state)
-        run_dir, seed = self.folder(state).path, self.settings.train.seed
+        folder = self.folder(state)
+        finals, trials = _finished(full_state(folder, state))
+        write_lab_proposals(folder, state["round"], state.get("research_proposals", []))
+        if state.get("proposal_request") and hasattr(self.saver, "forget_subgraphs"):
+            self.saver.forget_subgraphs()  # the proposal subgraph ran: resume no longer needs it
+        run_dir, seed = folder.path, self.settings.train.seed
         best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
         # rounds: the settings' (a resume may have raised it)
-        return {"best": best, "round": state["round"] + 1, "rounds": self.settings.rounds}
+        return {
+            "best": best and {"round": best["round"], "best_val_acc": best["best_val_acc"]},
+            "round": state["round"] + 1,
+            "rounds": self.settings.rounds,
+            "research": [],
+            "research_proposals": Overwrite([]),  # now in the trial folder
+            "proposal_request": {},
+        }
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
-        finals, trials = _finished(state)
         folder = self.folder(state)
+        everything = full_state(folder, state)
+        finals, trials = _finished(everything)
         write_report(
             folder.path,
             trial_rows(finals, trials),
-            state.get("best"),
-            state.get("research_proposals", []),
+            everything.get("best"),
+            everything["research_proposals"],
             budget_record(trials, self.settings.epoch_budget),
         )
-        write_html_report(folder.path, state)
+        write_html_report(folder.path, everything)
         folder.mark_finished()
         return {}
 
@@ -199,7 +228,7 @@ def _latest_proposal(state: HPOState, author: str | None = None, exclude: str | 
     return None
 
 
-def _finished(state: HPOState) -> tuple[list[FinalConfig], list[TrialSummary]]:
+def _finished(state: dict[str, Any]) -> tuple[list[FinalConfig], list[TrialSummary]]:
     finals = [FinalConfig.model_validate(f) for f in state["finals"]]
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     return finals, trials
@@ -210,6 +239,7 @@ def build_hpo_graph(
 ) -> tuple[CompiledStateGraph, StateGraph]:
     """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
     nodes = HPONodes(runtime)
+    nodes.saver = checkpointer
     builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
     for name in (
         "init",

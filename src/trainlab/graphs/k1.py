@@ -31,7 +31,7 @@ from trainlab.k1 import experiment
 from trainlab.k1.continual import CONTROLLED_METHODS
 from trainlab.k1.report import write_report
 from trainlab.k1.settings import K1Settings
-from trainlab.runstore import new_run_dir
+from trainlab.runstore import RunFolder, new_run_dir, read_json
 
 # K-1 in Studio: one tiny offline job (two domains, 8 steps each, a 1-layer model) in seconds
 K1_STUDIO_DEFAULTS: dict[str, Any] = {
@@ -191,7 +191,14 @@ def initial_state(settings: K1Settings, run_dir: Path) -> K1State:
     }
 
 
+def new_thread_id(run_dir: Path) -> str:
+    """A new run's thread: its run id (the run folder's name then, the timestamp)."""
+    return run_dir.parent.name if run_dir.name == "k1" else run_dir.name
+
+
 def run_config(run_dir: Path, settings: K1Settings) -> dict[str, Any]:
-    """Thread id = run id (the run folder's name, the timestamp)."""
-    thread = run_dir.parent.name if run_dir.name == "k1" else run_dir.name
+    """The thread recorded in the run's run.json (`RunFolder.begin`), so a renamed or moved
+    folder resumes its own thread; a folder without one: its run id."""
+    record = RunFolder(run_dir).record
+    thread = read_json(record)["thread_id"] if record.is_file() else new_thread_id(run_dir)
     return shared.run_config(thread, supersteps(settings))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -37,6 +37,15 @@ from trainlab.proposals.schema import ResearchProposal
 from trainlab.runstore import RunFolder, new_run_dir
 
 ORDER: tuple[str, ...] = tuple(ROLES)  # the seed's sequential order; a team's: Team.agents
+
+# A team's agent nodes (the five of ROLES, then any registered role) are known only when the
+# graph is built, so no Literal can name them: routers that reach an agent return these
+# aliases, and each such edge is added with its targets listed (the path lists below), which
+# is what LangGraph draws and checks. Routers with fixed targets return a Literal.
+AgentNode: TypeAlias = str
+AfterAgent: TypeAlias = "AgentNode | Literal['critic', 'assemble']"
+Start: TypeAlias = "AgentNode | list[AgentNode] | Literal['ask']"
+AfterCritic: TypeAlias = "AgentNode | Literal['assemble']"
 
 
 def recursion_limit(rounds: int) -> int:
@@ -122,18 +131,18 @@ class ProposalNodes:
         record = workflow.save_proposal(self._request(state), proposal)
         return {"research_proposals": [record.model_dump(mode="json")]}
 
-    def start(self, state: ProposalState) -> str | list[str]:
+    def start(self, state: ProposalState) -> Start:
         pattern = self._request(state).pattern
         if pattern == "specialized":
             return "ask"
         return list(self.order) if pattern == "parallel" else self.order[0]
 
-    def after(self, key: str) -> Callable[[ProposalState], str]:
+    def after(self, key: AgentNode) -> Callable[[ProposalState], AfterAgent]:
         """Where the conversation goes after agent `key` has spoken."""
         order = self.order
         index = order.index(key)
 
-        def route(state: ProposalState) -> str:
+        def route(state: ProposalState) -> AfterAgent:
             pattern = self._request(state).pattern
             if pattern != "parallel" and index + 1 < len(order):
                 return order[index + 1]
@@ -141,7 +150,7 @@ class ProposalNodes:
 
         return route
 
-    def after_critic(self, state: ProposalState) -> str:  # the team's first agent or "assemble"
+    def after_critic(self, state: ProposalState) -> AfterCritic:  # the first agent or "assemble"
         return self.order[0] if state["round"] <= self._request(state).rounds else "assemble"
 
     def after_assemble(self, state: ProposalState) -> Literal["validate", "save"]:

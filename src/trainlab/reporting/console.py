@@ -68,6 +68,11 @@ class RichLabDisplay:
     def _best_text(self) -> str:
         return "best —" if self.best is None else f"best {self.best:.4f}"
 
+    def decision(self, round_: int, role: str, policy: str) -> None:
+        """Which policy served the role's decision, beside the best so far."""
+        info = f"{self._best_text()} · {role}: {policy_label(policy)}"
+        self.progress.update(self.round_task, info=info)
+
     def phase(self, round_: int, name: str) -> None:
         self.progress.update(
             self.round_task,
@@ -115,6 +120,9 @@ class PlainLabDisplay:
             highlight=False,
         )
 
+    def decision(self, round_: int, role: str, policy: str) -> None:
+        self.console.print(f"  {role}: {policy_label(policy)}", highlight=False)
+
     def trial_done(self, round_: int, summary: TrialSummary) -> None:
         if summary.status == "complete" and summary.best_val_acc is not None:
             self.best = max(self.best or 0.0, summary.best_val_acc)
@@ -122,6 +130,20 @@ class PlainLabDisplay:
         self.console.print(
             f"round {round_}/{self.rounds} · trial {summary.status} · best {best}", highlight=False
         )
+
+
+def policy_label(policy: str) -> str:
+    """Who served a decision, in words: the LLM (its model id), an offline policy, or an
+    offline one because the LLM call failed or the endpoint's circuit breaker is open."""
+    kind, _, rest = policy.partition(":")
+    if kind == "llm":
+        return f"LLM {rest}"
+    name, _, why = rest.partition(" (")
+    if why.startswith("circuit open"):
+        return f"offline {name} (circuit breaker open)"
+    if why.startswith("fallback"):
+        return f"offline {name} (LLM call failed)"
+    return f"offline {name}"
 
 
 def lab_display(

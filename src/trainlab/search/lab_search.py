@@ -74,8 +74,10 @@ def budget_left(settings: LabSettings, trials: Sequence[dict[str, Any]]) -> int:
 
 
 def more_rounds(settings: LabSettings, state: Mapping[str, Any], rounds: int) -> bool:
-    """Another round while `rounds` and the epoch budget both last."""
-    return state["round"] <= rounds and budget_left(settings, state["trials"]) > 0
+    """Another round while `rounds` and the epoch budget both last (the state's count of
+    epochs spent; a state from before that count: its full trial list)."""
+    spent = state.get("epochs_spent", spent_epochs(state.get("trials", [])))
+    return state["round"] <= rounds and settings.epoch_budget - spent > 0
 
 
 def predicted_final(val_accs: Sequence[float], epochs: int) -> dict[str, float | None]:
