@@ -9,7 +9,10 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 PROMPTS_FILE = Path(__file__).with_name("research_prompts.toml")
 AREAS: tuple[str, ...] = (

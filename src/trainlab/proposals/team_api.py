@@ -14,7 +14,7 @@ at the first call): proposal-N.json/.md, ask-<agent>-N.*, brainstorm-N.*.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,11 @@ from trainlab.proposals.workflow import ProposalRecord
 from trainlab.runstore import RunFolder, new_run_dir, read_json
 
 
-class AgentRole(StrEnum):
+class AgentRole(str, Enum):  # enum.StrEnum is Python ≥ 3.11
     """The five roles by the seed's names (registered roles are asked by their key)."""
+
+    def __str__(self) -> str:
+        return self.value
 
     AI_ALGORITHMS = "algorithms"
     SYSTEMS_DESIGN = "systems"
