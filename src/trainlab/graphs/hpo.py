@@ -48,12 +48,12 @@ def recursion_limit(rounds: int, consult_turns: int) -> int:
 class HPONodes:
     """The node functions, bound to one run's runtime."""
 
-    def __init__(self, runtime: lab.LabRuntime) -> None:
+    def __init__(self, runtime: lab.LabRuntime, saver: BaseCheckpointSaver | None = None) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
         self.runs: dict[str, HPONodes] = {}  # run folder → the nodes of a run with its own settings
-        self.saver: BaseCheckpointSaver | None = None  # build_hpo_graph's
+        self.saver = saver  # the CLI's: record drops finished proposal subgraphs from it
 
     def folder(self, state: HPOState) -> RunFolder:
         """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
@@ -160,17 +160,19 @@ class HPONodes:
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
         self.runtime.display.phase(state["round"], "proposal")
-        everything = full_state(self.folder(state), state)
-        records, run_dir = everything["research_proposals"], self.folder(state).path
-        view = RoundView.from_state(everything)
-        request = proposals.request(self.settings, view, run_dir, records)
+        view, records = self._stagnation_inputs(state)
+        request = proposals.request(self.settings, view, self.folder(state).path, records)
         return {"proposal_request": request.model_dump(mode="json")}
 
     def after_research(self, state: HPOState) -> Literal["ask_proposal", "record"]:
-        everything = full_state(self.folder(state), state)
-        records, k = everything["research_proposals"], self.settings.stagnation_rounds
-        stalled = proposals.due(RoundView.from_state(everything), records, k)
+        view, records = self._stagnation_inputs(state)
+        stalled = proposals.due(view, records, self.settings.stagnation_rounds)
         return "ask_proposal" if stalled else "record"
+
+    def _stagnation_inputs(self, state: HPOState) -> tuple[RoundView, list[dict[str, Any]]]:
+        """Every recorded trial (from the trial folders) and the proposals asked so far."""
+        everything = full_state(self.folder(state), state)
+        return RoundView.from_state(everything), everything["research_proposals"]
 
     def record(self, state: HPOState) -> dict[str, Any]:
         folder = self.folder(state)
@@ -238,8 +240,7 @@ def build_hpo_graph(
     runtime: lab.LabRuntime, checkpointer: BaseCheckpointSaver | None = None
 ) -> tuple[CompiledStateGraph, StateGraph]:
     """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
-    nodes = HPONodes(runtime)
-    nodes.saver = checkpointer
+    nodes = HPONodes(runtime, checkpointer)
     builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
     for name in (
         "init",
