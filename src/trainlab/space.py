@@ -52,6 +52,8 @@ class Dimension:
         return f"float in [{low:g}, {high:g}]" + (" (log scale)" if self.log else "")
 
 
+SGD_MOMENTUM = 0.9  # what "sgd" means (training/optim.py builds it)
+
 SPACE: tuple[Dimension, ...] = (
     Dimension(
         "optimizer",

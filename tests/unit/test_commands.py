@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlab.cli import main
+from trainlab.cli import SUBCOMMANDS, main
 from trainlab.commands.options import field_help, positive_int
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.experiments.config import ExperimentConfig
@@ -84,6 +84,14 @@ def test_research_answers_help_before_the_team_and_the_graph() -> None:
     assert rc == 0
     for heavy in ("'trainlab.graphs.proposal'", "'trainlab.proposals.team_api'"):
         assert heavy not in modules
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_answers_help_without_torch(command: str) -> None:
+    rc, modules, _ = _modules_after([command, "--help"])
+    assert rc == 0
+    for heavy in ("'torch'", "'langgraph'"):
+        assert heavy not in modules, f"{command} --help imports {heavy}"
 
 
 def test_component_plugins_load_only_when_named_and_fail_in_one_line() -> None:

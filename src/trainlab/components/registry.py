@@ -15,16 +15,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-from torch import nn
+from trainlab.space import SGD_MOMENTUM, HParams
 
-from trainlab.components import classifiers as cls
-from trainlab.components import losses, optimizers
-from trainlab.space import HParams
-from trainlab.training.models import ResNet9
-from trainlab.training.optim import SGD_MOMENTUM, build_optimizer
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+class _OnFirstUse:
+    """A module of factories, imported when a component is first built: the table itself
+    (names, costs, references) is read by `--help`, the agents and validation without torch."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(import_module(self._module), name)
+
+
+cls = _OnFirstUse("trainlab.components.classifiers")
+losses = _OnFirstUse("trainlab.components.losses")
+optimizers = _OnFirstUse("trainlab.components.optimizers")
+torch_nn = _OnFirstUse("torch.nn")
+models = _OnFirstUse("trainlab.training.models")
+optim = _OnFirstUse("trainlab.training.optim")
 
 Kind = Literal["optimizer", "loss", "architecture"]
 KINDS: tuple[Kind, ...] = ("optimizer", "loss", "architecture")
@@ -74,11 +91,11 @@ def _base(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.o
 
 
 def _adamw(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
-    return build_optimizer("adam", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    return optim.build_optimizer("adam", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
 
 
 def _sgd(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
-    return build_optimizer("sgd", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    return optim.build_optimizer("sgd", params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
 
 
 def _som(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
@@ -101,9 +118,11 @@ def _swa(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.op
     )
 
 
-def _wrapping(wrapper: Callable[[torch.optim.Optimizer], torch.optim.Optimizer]) -> Callable:
+def _wrapping(wrapper: str) -> Callable:
+    """The factory of `optimizers.<wrapper>` around the base optimizer."""
+
     def build(params: list[nn.Parameter], hp: HParams, ctx: BuildContext) -> torch.optim.Optimizer:
-        return wrapper(_base(params, hp, ctx))
+        return getattr(optimizers, wrapper)(_base(params, hp, ctx))
 
     return build
 
@@ -153,7 +172,7 @@ OPTIMIZERS = (
         "Zhang et al., NeurIPS 2019, arXiv:1907.08610",
         "base + P",
         "~1x",
-        _wrapping(optimizers.LookAhead),
+        _wrapping("LookAhead"),
         baseline="adamw",
         expected="improved stability; reduced hyperparameter sensitivity",
     ),
@@ -164,7 +183,7 @@ OPTIMIZERS = (
         "Brock et al. (NFNets), ICML 2021, arXiv:2102.06171",
         "base",
         "~1x",
-        _wrapping(optimizers.AdaptiveGradientClipping),
+        _wrapping("AdaptiveGradientClipping"),
         baseline="adamw",
         expected="prevents gradient explosion while preserving direction; beats global clipping",
     ),
@@ -175,7 +194,7 @@ OPTIMIZERS = (
         "Yong et al., ECCV 2020, arXiv:2004.01461",
         "base",
         "~1x",
-        _wrapping(optimizers.GradientCentralization),
+        _wrapping("GradientCentralization"),
         baseline="adamw",
         expected="improves generalization (seed 004)",
     ),
@@ -212,7 +231,7 @@ LOSSES = (
         "-",
         "-",
         "1x",
-        lambda ctx: nn.CrossEntropyLoss(),
+        lambda ctx: torch_nn.CrossEntropyLoss(),
     ),
     Component(
         "mse",
@@ -221,7 +240,7 @@ LOSSES = (
         "Brier, Monthly Weather Review 1950",
         "-",
         "1x",
-        lambda ctx: losses.OneHotRegression(nn.MSELoss()),
+        lambda ctx: losses.OneHotRegression(torch_nn.MSELoss()),
     ),
     Component(
         "confidence_penalty",
@@ -299,7 +318,7 @@ ARCHITECTURES = (
         "Page, DAWNBench 2018",
         "-",
         "-",
-        lambda n, c, ctx: ResNet9(n, c, width=ctx.width),
+        lambda n, c, ctx: models.ResNet9(n, c, width=ctx.width),
     ),
     Component(
         "plain_mlp",

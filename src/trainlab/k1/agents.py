@@ -25,26 +25,14 @@ saved tree before its weights are loaded, so resumed runs have the same agents.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainlab.k1.configs import AgentConfig
 from trainlab.k1.model import Attention, Embedding, Head, KVCache, ModelConfig, _init_weights
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    managers: int = 4  # per layer
-    agents_per_manager: int = 2  # at start
-    agent_hidden: int = 64  # hidden units of one agent
-    top_managers: int = 2  # managers each token is routed to
-    aux_weight: float = 0.01  # load-balancing loss weight
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Agent(nn.Module):

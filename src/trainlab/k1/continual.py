@@ -26,12 +26,23 @@ from typing import Any
 
 import torch
 
-from trainlab.k1.agents import AgentConfig, AgentLM
+from trainlab.k1.agents import AgentLM
 from trainlab.k1.baselines import PackNet, ProgressiveLM
-from trainlab.k1.controller import StructureConfig, StructureController
+from trainlab.k1.configs import (
+    AGENT_METHODS,
+    ALL_METHODS,
+    CONTROLLED_METHODS,
+    REPLAY_METHODS,
+    SPARSE_METHODS,
+    AgentConfig,
+    LearnerConfig,
+    ModelConfig,
+    SparseConfig,
+)
+from trainlab.k1.controller import StructureController
 from trainlab.k1.data import random_windows
-from trainlab.k1.model import ModelConfig, ModularLM
-from trainlab.k1.sparse import SparseConfig, SparseUpdater
+from trainlab.k1.model import ModularLM
+from trainlab.k1.sparse import SparseUpdater
 from trainlab.training.device import (
     amp_dtype,
     atomic_torch_save,
@@ -43,32 +54,6 @@ from trainlab.training.device import (
     reset_peak_memory,
     synchronize,
 )
-
-METHODS: tuple[str, ...] = ("k1", "dense", "ewc", "replay")
-BASELINES: tuple[str, ...] = METHODS[1:]  # the default comparison
-EXTRA_METHODS: tuple[str, ...] = ("moe", "packnet", "progressive", "k1_replay")
-BASELINE_CHOICES: tuple[str, ...] = (*BASELINES, *EXTRA_METHODS)
-STRUCTURE_METHODS: tuple[str, ...] = ("k1_structure", "k1_agents")
-AGENT_METHODS: tuple[str, ...] = (*STRUCTURE_METHODS, "moe", "k1_replay")  # the AgentLM
-CONTROLLED_METHODS: tuple[str, ...] = ("k1_structure", "k1_replay")  # structural steps
-SPARSE_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS, "k1_replay")
-REPLAY_METHODS: tuple[str, ...] = ("replay", "k1_replay")
-ALL_METHODS: tuple[str, ...] = ("k1", *STRUCTURE_METHODS, *BASELINE_CHOICES)
-
-
-@dataclass(frozen=True)
-class LearnerConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    sparse: SparseConfig = field(default_factory=SparseConfig)
-    batch_size: int = 16
-    ewc_lambda: float = 1000.0
-    ewc_batches: int = 8
-    replay_per_domain: int = 64
-    replay_mix: float = 0.25
-    packnet_prune: float = 0.5
-    amp: bool = True
-    agents: AgentConfig = field(default_factory=AgentConfig)
-    structure: StructureConfig = field(default_factory=StructureConfig)
 
 
 class EWC:

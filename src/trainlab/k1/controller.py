@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from trainlab.k1.agents import AgentLM, agent_name
+from trainlab.k1.configs import StructureConfig
 from trainlab.k1.operations import (
     Event,
     Host,
@@ -34,23 +34,6 @@ from trainlab.k1.operations import (
     reorganize,
     similarity,
 )
-
-
-@dataclass
-class StructureConfig:
-    phase2_after: int = 150  # steps of phase 1 (fixed structure)
-    tolerance: float = 0.01  # relative held-out loss rise that triggers a rollback
-    grow_plateau: float = 0.02  # grow when the current domain improved less than this
-    max_agents_per_manager: int = 4
-    prune_usage: float = 0.15  # share of the manager's gate mass below which an agent idles
-    prune_trust: float = 0.4
-    dormant_steps: int = 100
-    merge_similarity: float = 0.9
-    reorganize_margin: float = 0.2
-    patience: int = 3
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class StructureController:

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-DOMAINS: tuple[str, ...] = ("prose", "code", "science")
+from trainlab.k1.configs import DOMAINS
+
 SOURCES: tuple[str, ...] = ("embedded", "hf")
 VOCAB_SIZE = 256
 DOC_SEPARATOR = "\n\n"

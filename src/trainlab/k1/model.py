@@ -13,26 +13,11 @@ position instead of the whole window (`sample(..., use_cache=True)`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int = 256
-    d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    d_ff: int = 512
-    seq_len: int = 128
-    positions: str = "learned"  # or "rope"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from trainlab.k1.configs import ModelConfig
 
 
 class KVCache:

@@ -8,19 +8,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trainlab.k1.agents import AgentConfig
-from trainlab.k1.continual import (
+from trainlab.k1.configs import (
     AGENT_METHODS,
     BASELINE_CHOICES,
     BASELINES,
+    DOMAINS,
     STRUCTURE_METHODS,
+    AgentConfig,
     LearnerConfig,
+    ModelConfig,
+    SparseConfig,
+    StructureConfig,
 )
-from trainlab.k1.controller import StructureConfig
-from trainlab.k1.data import DOMAINS
-from trainlab.k1.matching import agent_count, progressive_sized, widened
-from trainlab.k1.model import ModelConfig
-from trainlab.k1.sparse import SparseConfig
 
 
 class K1Settings(BaseModel):
@@ -132,6 +131,8 @@ class K1Settings(BaseModel):
         config = self._base_learner_config()
         if not self.match_params or method is None or method in AGENT_METHODS:
             return config
+        from trainlab.k1.matching import agent_count, progressive_sized, widened  # torch
+
         target = agent_count(config.model, config.agents)
         if method == "progressive":
             model = progressive_sized(config.model, target, len(self.domains))

@@ -18,25 +18,12 @@ raises its score without bound, so every group is eventually selected again.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class SparseConfig:
-    update_fraction: float = 0.5
-    refresh_every: int = 10
-    lr: float = 2e-3
-    grad_clip: float = 1.0
-    trust_lr: float = 0.05
-    trust_decay: float = 0.02
-    trust_min: float = 0.25
-    trust_max: float = 4.0
-    staleness_bonus: float = 0.25
-    loss_ema: float = 0.9
+from trainlab.k1.configs import SparseConfig
 
 
 def top_k(scores: dict[str, float], k: int) -> list[str]:

@@ -13,9 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from trainlab.space import HParams
+from trainlab.space import SGD_MOMENTUM, HParams
 
-SGD_MOMENTUM = 0.9
 WARMUP_FRACTION = 0.05  # of all steps, linear, cosine schedule only
 ONE_CYCLE = {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4}  # OneCycleLR's
 
