@@ -105,6 +105,7 @@ class LoopbackLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     counter: Iterator[int] = field(default_factory=itertools.count)
     any_key: bool = False
+    served: dict[str, str] = field(default_factory=dict)  # role → the model id it answers as
 
     def chat(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict]:
         roles = {f"Bearer {key}": role for role, key in KEYS.items()}
@@ -126,7 +127,8 @@ class LoopbackLLM:
             data = {**data, **{k: v for k, v in PLACEHOLDER.items() if k in data}}
         text = "{'optimizer': adam, learning_rate:" if fault == "malformed" else json.dumps(data)
         tool = (schema, text) if body.get("tools") else None
-        return 200, completion(body["model"], None if tool else text, tool)
+        served = self.served.get(role, body["model"])
+        return 200, completion(served, None if tool else text, tool)
 
     def ground(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict]:
         self.requests.append({"kind": "search", "headers": headers, "body": body})
@@ -203,6 +205,7 @@ def llm_run(tmp_path_factory) -> tuple[Path, dict, LoopbackLLM]:
     fake = LoopbackLLM(
         faults={role: list(f) for role, f in FAULTS.items()},
         no_json_schema={"exec"},
+        served={"researcher": "model-researcher-routed"},  # a retired id routed elsewhere
         search_faults=["ok", 500, 500, 500],  # round 2: search fails → knowledge base
     )
     server = serve(fake)
@@ -305,6 +308,9 @@ def test_transcripts_record_every_exchange_with_policy_and_reason(llm_run):
     assert sup["model"] == "model-supervisor" and "after a retry" in sup["fallback_reason"]
     assert len(sup["exchanges"]) == 2 and "could not be used" in str(sup["exchanges"][1])
     assert len(first[0]["exchanges"]) == 2  # the malformed answer and the retry
+    assert first[0]["served_model"] == "model-gen_a"  # the endpoint's `model` field, as sent
+    assert first[4]["model"] == "model-researcher" != first[4]["served_model"]
+    assert first[4]["served_model"] == "model-researcher-routed"
 
 
 def test_no_key_anywhere_in_the_run_folder(llm_run):

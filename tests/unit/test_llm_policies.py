@@ -92,6 +92,22 @@ def consultant(llm: RoleLLM) -> LLMConsultant:
 FIRST_ROUND = RoundView(1, (), None, None)
 
 
+def test_the_model_that_answered_is_recorded_and_a_different_one_warned_once(tmp_path, caplog):
+    routed = tool("ProposalOut", **GOOD, message="Adam.")
+    routed.response_metadata = {"model_name": "other-model-001"}
+    llm = role_llm([routed, routed.model_copy()], tmp_path)
+    other = ExpertConsultant(0).propose(FIRST_ROUND, None)
+    with caplog.at_level("WARNING", logger="trainlab.agents.llm"):
+        consultant(llm).propose(FIRST_ROUND, other)
+        consultant(llm).propose(FIRST_ROUND, other)
+    lines = (tmp_path / "transcripts" / "round_1.jsonl").read_text().splitlines()
+    for entry in map(json.loads, lines):
+        assert entry["model"] == "fake-model" and entry["served_model"] == "other-model-001"
+        assert entry["exchanges"][0]["served_model"] == "other-model-001"
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == ["gen_a: asked for model fake-model, other-model-001 answered"]
+
+
 def test_consultant_answer_becomes_a_proposal_and_a_transcript(tmp_path):
     llm = role_llm([tool("ProposalOut", **GOOD, message="Adam is a safe start.")], tmp_path)
     other = ExpertConsultant(0).propose(FIRST_ROUND, None)
@@ -104,6 +120,7 @@ def test_consultant_answer_becomes_a_proposal_and_a_transcript(tmp_path):
     entry = json.loads((tmp_path / "transcripts" / "round_1.jsonl").read_text())
     assert entry["role"] == "gen_a" and entry["model"] == "fake-model"
     assert entry["policy"] == "llm:fake-model" and entry["fallback_reason"] is None
+    assert entry["served_model"] is None  # the fake names no model: nothing is made up
     assert entry["exchanges"][0]["messages"][0]["content"] == system
     assert json.loads(entry["exchanges"][0]["response"])["learning_rate"] == 0.003
 

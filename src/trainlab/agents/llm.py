@@ -10,6 +10,7 @@ raised inside the client; validation against the pydantic schema happens here.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ RETRY = (
 )
 AS_JSON = "Reply with one JSON object only, no prose, matching this JSON Schema:\n{schema}"
 MAX_REASON = 240
+log = logging.getLogger(__name__)
 
 
 class InvalidAnswer(ValueError):
@@ -60,6 +62,11 @@ def extract_json(text: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def served_model(message: AIMessage) -> str | None:
+    """The model id the endpoint says answered (the response's `model` field)."""
+    return message.response_metadata.get("model_name") or None
 
 
 def _raw_text(message: AIMessage) -> str:
@@ -98,6 +105,7 @@ class RoleLLM:
         self.role, self.model, self.chat = role, model, chat
         self.sanitize, self.redact, self.transcripts = sanitize, redact, transcripts
         self.breaker = breaker  # the endpoint's (shared by every role on it); None: never open
+        self._warned: set[str] = set()  # served model ids already warned about
         self._method = 0  # index into METHODS of the best method this endpoint accepts
 
     @property
@@ -129,6 +137,7 @@ class RoleLLM:
             {
                 "role": self.role,
                 "model": self.model,
+                "served_model": exchanges[-1]["served_model"] if exchanges else None,
                 "policy": decision.policy,
                 "fallback_reason": reason,
                 "exchanges": exchanges,
@@ -150,9 +159,10 @@ class RoleLLM:
         """One attempt, then one retry that shows the model why its answer was rejected."""
         convo = [(role, self.sanitize(text)) for role, text in messages]
         for _ in range(2):
-            sent, text, data = self._complete(convo, schema)
+            sent, text, data, served = self._complete(convo, schema)
+            self._check_served(served)
             record = [{"role": r, "content": c} for r, c in sent]
-            exchanges.append({"messages": record, "response": text})
+            exchanges.append({"messages": record, "response": text, "served_model": served})
             try:
                 if data is None:
                     raise InvalidAnswer("the answer is not a JSON object with the asked fields")
@@ -167,9 +177,19 @@ class RoleLLM:
             ]
         raise InvalidAnswer(f"after a retry: {describe_error(error)}") from error
 
-    def _complete(self, convo: Messages, schema: type[BaseModel]) -> tuple[Messages, str, Any]:
-        """(messages sent, raw answer text, parsed dict or None); an endpoint that rejects a
-        structured-output method gets the next one, and keeps the one that worked."""
+    def _check_served(self, served: str | None) -> None:
+        """Warn once per id when the endpoint answered with another model than the one asked
+        (a retired id silently routed elsewhere): the run records both."""
+        if served and served != self.model and served not in self._warned:
+            self._warned.add(served)
+            log.warning("%s: asked for model %s, %s answered", self.role, self.model, served)
+
+    def _complete(
+        self, convo: Messages, schema: type[BaseModel]
+    ) -> tuple[Messages, str, Any, str | None]:
+        """(messages sent, raw answer text, parsed dict or None, the model that answered); an
+        endpoint that rejects a structured-output method gets the next one, and keeps the one
+        that worked."""
         last = len(METHODS) - 1
         for index in range(self._method, last):
             try:
@@ -184,13 +204,14 @@ class RoleLLM:
 
     def _call(
         self, method: str, convo: Messages, schema: type[BaseModel]
-    ) -> tuple[Messages, str, Any]:
+    ) -> tuple[Messages, str, Any, str | None]:
         spec = json_schema(schema)
         if method == "text":
             sent = [*convo, ("human", self.sanitize(AS_JSON.format(schema=json.dumps(spec))))]
-            text = self.chat.invoke(sent).text
-            return sent, text, extract_json(text)
+            message = self.chat.invoke(sent)
+            return sent, message.text, extract_json(message.text), served_model(message)
         runnable = self.chat.with_structured_output(spec, method=method, include_raw=True)
         out = runnable.invoke(convo)
         parsed = None if out.get("parsing_error") else out.get("parsed")
-        return convo, _raw_text(out["raw"]), parsed if isinstance(parsed, dict) else None
+        data = parsed if isinstance(parsed, dict) else None
+        return convo, _raw_text(out["raw"]), data, served_model(out["raw"])
