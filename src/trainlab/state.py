@@ -95,6 +95,7 @@ class Remedy(BaseModel):
     action: str
     changes: dict[str, Any]
     reference: str
+    applied_to: int | None = None  # the round whose trial it changed; None: the trial before
 
 
 class ResearchNote(BaseModel):
@@ -145,6 +146,7 @@ class RemedyDict(TypedDict):
     action: str
     changes: dict[str, Any]
     reference: str
+    applied_to: int | None
 
 
 class ProposalDict(TypedDict):

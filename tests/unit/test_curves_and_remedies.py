@@ -37,9 +37,17 @@ def test_diverged_and_failed_trials_are_flagged_by_status():
 
 def test_healthy_curve_has_no_problem_flags():
     curve = rows(
-        [2.0, 1.0, 0.6, 0.4], [1.9, 1.1, 0.7, 0.5], [0.4, 0.7, 0.85, 0.9], [0.45, 0.7, 0.82, 0.87]
+        [2.0, 1.0, 0.6, 0.4], [1.9, 1.1, 0.7, 0.5], [0.4, 0.7, 0.85, 0.9], [0.45, 0.7, 0.85, 0.87]
     )
     assert diagnose(summary(), curve)[0] == ["healthy"]
+
+
+def test_a_curve_still_climbing_when_the_epochs_ran_out_asks_for_more_updates():
+    curve = rows([2.1, 1.7, 1.5], [2.3, 2.2, 2.0], [0.49, 0.81, 0.86], [0.56, 0.77, 0.85])
+    flags, features = diagnose(summary(), curve)
+    assert flags == ["still_improving"] and features["val_acc_gain_last"] == pytest.approx(0.08)
+    changes = [r.changes for r in remedies_for(flags)]
+    assert {"train_batch_size": "*0.5"} in changes
 
 
 def test_overfitting_plateau_and_slow_learning_are_recognised():

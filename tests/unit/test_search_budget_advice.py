@@ -30,7 +30,7 @@ TRY_SGD = KNOWLEDGE_BASE["healthy"][0]
 LR_UP, HALVE_BATCH, TO_ADAM = KNOWLEDGE_BASE["lr_too_low"]
 HEALTHY_ROWS = [
     {"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "train_acc": a, "val_acc": a}
-    for e, a in enumerate([0.8, 0.9, 0.95], start=1)
+    for e, a in enumerate([0.8, 0.93, 0.95], start=1)  # flattening out
 ]
 
 
@@ -93,3 +93,27 @@ def test_offline_expert_switching_optimizer_takes_an_lr_suited_to_it() -> None:
     assert proposal.hparams.optimizer == "sgd"
     assert proposal.hparams.learning_rate == DEFAULT_LEARNING_RATE["sgd"]  # not adam's 0.0039
     assert any("suited to sgd" in w for w in proposal.warnings)
+
+
+def test_a_remedy_is_scored_against_the_trial_it_changed() -> None:
+    on_best = LR_UP.model_copy(update={"applied_to": 1})
+    book = AdviceBook.measured([(1, [], 0.70), (2, [], 0.20), (3, [on_best], 0.90)])
+    assert book.mean_gain(LR_UP) == pytest.approx(0.20)  # against round 1, not round 2's 0.20
+    book = AdviceBook.measured([(1, [], 0.70), (2, [HALVE_BATCH], 0.80)])
+    assert book.mean_gain(HALVE_BATCH) == pytest.approx(0.10)  # no round named: the one before
+
+
+def test_offline_expert_remedies_the_best_trial_when_the_last_one_fell_behind() -> None:
+    """After a pruned trial the expert applies the best trial's untried remedy (the seed-2
+    collapse of the lab-graph benchmark came from local steps around the prior instead)."""
+    trials, notes = [], []
+    for round_, status, acc in ((1, "complete", 0.70), (2, "pruned", 0.20)):
+        final = FinalConfig(round=round_, hparams=ADAM, source="b", justification="", policy="t")
+        summary = trial_summary(ADAM, best_val_acc=acc, status=status, epochs_run=1)
+        trials.append(Trial(final, summary))
+        notes.append(ResearchNote(round=round_, query="q", remedies=[LR_UP], policy="t"))
+    view = RoundView(3, tuple(trials), None, notes[-1], notes=tuple(notes))
+    proposal = ExpertConsultant(seed=0).propose(view, None)
+    assert proposal.hparams.learning_rate == pytest.approx(3 * ADAM.learning_rate)
+    assert [r.applied_to for r in proposal.remedies] == [1]
+    assert "best so far (0.7000, round 1)" in proposal.rationale

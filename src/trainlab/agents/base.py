@@ -57,18 +57,20 @@ class RoundView:
     analysis: Analysis | None
     research: ResearchNote | None
     optimizer: OptimizerState | None = None  # the lab's study; None outside the lab
+    notes: tuple[ResearchNote, ...] = ()  # every round's research note (`research` is the last)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> RoundView:
         finals = [FinalConfig.model_validate(f) for f in state.get("finals", [])]
         trials = [TrialSummary.model_validate(t) for t in state.get("trials", [])]
         analyses = state.get("analyses") or []
-        research = state.get("research") or []
+        notes = tuple(ResearchNote.model_validate(n) for n in state.get("research") or [])
         return cls(
             round=state["round"],
             history=tuple(Trial(f, t) for f, t in zip(finals, trials, strict=False)),
             analysis=Analysis.model_validate(analyses[-1]) if analyses else None,
-            research=ResearchNote.model_validate(research[-1]) if research else None,
+            research=notes[-1] if notes else None,
+            notes=notes,
         )
 
     @property
@@ -79,9 +81,15 @@ class RoundView:
     def last(self) -> Trial | None:
         return self.history[-1] if self.history else None
 
+    def note_of(self, round_: int) -> ResearchNote | None:
+        """The researcher's note on round `round_`'s trial, if the view holds it."""
+        return next((n for n in self.notes if n.round == round_), None)
+
     def advice(self) -> AdviceBook:
         """Each remedy's measured record in this run (a pruned trial counts what it reached)."""
-        return AdviceBook.measured([(t.final.remedies, t.reached) for t in self.history])
+        return AdviceBook.measured(
+            [(t.final.round, t.final.remedies, t.reached) for t in self.history]
+        )
 
     def tried(self) -> set[tuple]:
         keys = {t.final.hparams.key() for t in self.history}

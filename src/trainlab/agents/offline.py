@@ -13,7 +13,7 @@ from trainlab import space
 from trainlab.agents.base import Advisors, RoundView, Trial
 from trainlab.analysis.curves import FLAG_KEYWORDS, diagnose
 from trainlab.research.knowledge import remedies_for
-from trainlab.search.advice_record import apply_remedy
+from trainlab.search.advice_record import apply_remedy, first_untried_remedy
 from trainlab.search.allocation import DEFAULT_AGENT_SHARE, Allocator
 from trainlab.space import HParams, perturb
 from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote, TrialSummary
@@ -119,7 +119,9 @@ def _frozen_trial(trial: Trial) -> optuna.trial.FrozenTrial:
 
 
 class ExpertConsultant:
-    """Consultant B: a literature prior, then the researcher's remedies applied to recent work."""
+    """Consultant B: a literature prior; then the researcher's remedies for the last trial when
+    it is close to the best, else the first untried remedy for the best trial, else a local
+    step from the best."""
 
     def __init__(self, seed: int, name: str = "consultant_b") -> None:
         self.name, self.seed = name, seed
@@ -149,8 +151,32 @@ class ExpertConsultant:
         if remedies and last.score >= best.score - CLOSE_TO_BEST:
             scored = [(t.summary.effective_hparams, t.score) for t in view.history]
             return self._apply(last.summary.effective_hparams, remedies, scored)
+        for_best = self._remedy_for_best(view, best)
+        if for_best is not None:
+            return for_best
         step = perturb(best.summary.effective_hparams, round_rng(self.seed, view.round, "best"))
         return step, f"Refine the best so far ({best.score:.4f}) with a local step.", [], []
+
+    @staticmethod
+    def _remedy_for_best(
+        view: RoundView, best: Trial
+    ) -> tuple[HParams, str, list[str], list[Remedy]] | None:
+        """The first untried remedy of the researcher's note on the best trial (ranked by its
+        measured record), applied to the best trial; None when none is left."""
+        note = view.note_of(best.final.round)
+        if note is None:
+            return None
+        scored = [(t.summary.effective_hparams, t.score) for t in view.history]
+        ranked = view.advice().ranked(note.remedies)
+        found = first_untried_remedy(best.summary.effective_hparams, ranked, scored, view.tried())
+        if found is None:
+            return None
+        hparams, remedy, notes = found
+        text = (
+            f"Apply a remedy to the best so far ({best.score:.4f}, round {best.final.round}): "
+            f"{remedy.action} ({remedy.flag}; {remedy.reference})."
+        )
+        return hparams, text, notes, [remedy.model_copy(update={"applied_to": best.final.round})]
 
     @staticmethod
     def _apply(

@@ -19,12 +19,14 @@ FLAG_KEYWORDS: dict[str, str] = {
     "lr_too_high": "learning rate too high oscillating loss",
     "lr_too_low": "learning rate too low slow convergence",
     "unstable": "unstable validation accuracy batch size noise",
+    "still_improving": "undertrained model more updates per epoch smaller batch",
     "healthy": "fine tuning hyperparameters small improvements",
     "exploding_gradients": "exploding gradients clipping warmup lower learning rate",
     "vanishing_gradients": "vanishing gradients normalization residual learning rate",
     "dead_layers": "dead ReLU layers zero gradients learning rate",
 }
 UNSTABLE_DROP = 0.03  # a fall in validation accuracy this large counts as a setback
+STILL_IMPROVING = 0.03  # a last-epoch gain this large: the epochs ran out, not the learning
 
 
 def _col(rows: Sequence[dict[str, Any]], name: str) -> list[float]:
@@ -47,6 +49,7 @@ def curve_features(rows: Sequence[dict[str, Any]]) -> dict[str, float | None]:
         "train_loss_drop": (train_loss[0] - train_loss[-1]) / max(train_loss[0], 1e-12),
         "val_loss_rise_from_min": (val_loss[-1] - min(val_loss)) / max(min(val_loss), 1e-12),
         "val_acc_gain_last3": (tail[-1] - tail[0]) if len(rows) >= 3 else None,
+        "val_acc_gain_last": val_acc[-1] - val_acc[-2] if len(rows) >= 2 else None,
         "val_acc_drops": float(sum(d < -UNSTABLE_DROP for d in _diffs(val_acc))),
         "train_loss_increases": float(sum(d > 0 for d in _diffs(train_loss))),
     }
@@ -96,6 +99,12 @@ def _unstable(f: dict) -> bool:
     return f["val_acc_drops"] >= 2
 
 
+def _still_improving(f: dict) -> bool:
+    """Still climbing at the last epoch: within the epochs it has, the model needs more (or
+    larger) updates, not a different recipe."""
+    return (f["val_acc_gain_last"] or 0.0) >= STILL_IMPROVING
+
+
 _RULES = (
     ("overfitting", _overfitting),
     ("lr_too_high", _lr_too_high),
@@ -103,4 +112,5 @@ _RULES = (
     ("lr_too_low", _lr_too_low),
     ("underfitting", _underfitting),
     ("plateau", _plateau),
+    ("still_improving", _still_improving),
 )

@@ -81,6 +81,15 @@ KNOWLEDGE_BASE: dict[str, list[Remedy]] = {
         _r("underfitting", "raise the learning rate 2×", {"learning_rate": "*2"}, SMITH_2018),
         _r("underfitting", "reduce label smoothing", {"label_smoothing": "+-0.05"}, MULLER_2019),
     ],
+    "still_improving": [
+        _r(
+            "still_improving",
+            "halve the batch (twice the updates in the same epochs)",
+            {"train_batch_size": "*0.5"},
+            SMITH_LE_2018,
+        ),
+        _r("still_improving", "raise the learning rate 2×", {"learning_rate": "*2"}, SMITH_2018),
+    ],
     "plateau": [
         _r(
             "plateau",

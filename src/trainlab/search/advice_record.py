@@ -31,12 +31,17 @@ class AdviceBook:
     gains: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     @classmethod
-    def measured(cls, trials: Sequence[tuple[Sequence[Remedy], float]]) -> AdviceBook:
-        """From the run's trials in order: (remedies applied to the trial before, accuracy)."""
-        book = cls()
-        for (remedies, score), (_, parent) in zip(trials[1:], trials, strict=False):
+    def measured(cls, trials: Sequence[tuple[int, Sequence[Remedy], float]]) -> AdviceBook:
+        """From the run's trials in order: (round, remedies applied, accuracy). A remedy is
+        scored against the trial it changed (`applied_to`), else the trial before."""
+        book, scores = cls(), {}
+        for index, (round_, remedies, score) in enumerate(trials):
+            before = trials[index - 1][2] if index else None
             for remedy in remedies:
-                book.record(remedy, parent, score)
+                parent = scores.get(remedy.applied_to, before)
+                if parent is not None:
+                    book.record(remedy, parent, score)
+            scores[round_] = score
         return book
 
     def record(self, remedy: Remedy, parent_score: float, score: float) -> None:
@@ -88,3 +93,19 @@ def apply_remedy(
     note = f"learning_rate set to {lr:.3g}, suited to {hparams.optimizer} in this run"
     suited, more = apply_changes(hparams, {"learning_rate": f"={lr}"})
     return suited, [*warnings, *more, note]
+
+
+def first_untried_remedy(
+    base: HParams,
+    remedies: Sequence[Remedy],
+    scored: Iterable[tuple[HParams, float]],
+    tried: set[tuple],
+) -> tuple[HParams, Remedy, list[str]] | None:
+    """The first remedy, in the order given, that changes `base` into a configuration never
+    trained: (configuration, remedy, notes); None when every one is a no-op or was tried."""
+    scored = list(scored)
+    for remedy in remedies:
+        candidate, notes = apply_remedy(base, remedy.changes, scored)
+        if candidate != base and candidate.key() not in tried:
+            return candidate, remedy, notes
+    return None

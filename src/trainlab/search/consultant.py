@@ -11,7 +11,7 @@ from typing import Any
 from trainlab.agents.offline import perturb
 from trainlab.analysis.curves import diagnose
 from trainlab.research.knowledge import remedies_for
-from trainlab.search.advice_record import AdviceBook, apply_remedy
+from trainlab.search.advice_record import AdviceBook, first_untried_remedy
 from trainlab.space import HParams
 from trainlab.state import Remedy, TrialSummary
 
@@ -57,12 +57,12 @@ class RemedyConsultant:
         tried = {o.summary.requested_hparams.key() for o in history}
         scored = [(o.summary.effective_hparams, o.score) for o in done]
         flags, _ = diagnose(best.summary, list(best.rows))
-        for remedy in book.ranked(remedies_for(flags)):
-            candidate, notes = apply_remedy(base, remedy.changes, scored)
-            if candidate.key() not in tried and candidate != base:
-                why = f"{remedy.action} ({remedy.flag}; {remedy.reference})"
-                text = f"Remedy for the best trial (round {best.round}): {why}."
-                return Advice(candidate, " ".join([text, *notes]), remedy, best.score)
+        found = first_untried_remedy(base, book.ranked(remedies_for(flags)), scored, tried)
+        if found is not None:
+            candidate, remedy, notes = found
+            why = f"{remedy.action} ({remedy.flag}; {remedy.reference})"
+            text = f"Remedy for the best trial (round {best.round}): {why}."
+            return Advice(candidate, " ".join([text, *notes]), remedy, best.score)
         step = self._fresh_step(base, tried, random.Random(f"{self.seed}:{round_}:consultant"))
         text = f"No untried remedy for {', '.join(flags)}: a local step from the best trial."
         return Advice(step, text, None, best.score)
