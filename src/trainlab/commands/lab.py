@@ -216,7 +216,8 @@ def _print_results(console: Any, folder: RunFolder, state: dict[str, Any]) -> No
     finals = [FinalConfig.model_validate(f) for f in state["finals"]]
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
-    console.print(trials_table(trial_rows(finals, trials), best and best["round"]))
+    rows = trial_rows(finals, trials)
+    console.print(trials_table(rows, best and best["round"], best and best["best_val_acc"]))
     written = [name for name in RUN_FILES if (folder.path / name).is_file()]
     console.print(f"Artifacts: {folder.path} ({', '.join(written)})")
 

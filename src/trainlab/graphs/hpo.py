@@ -265,9 +265,12 @@ def _finished(state: dict[str, Any]) -> tuple[list[FinalConfig], list[TrialSumma
 def build_hpo_graph(
     runtime: lab.LabRuntime, checkpointer: BaseCheckpointSaver | None = None
 ) -> tuple[CompiledStateGraph, StateGraph]:
-    """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
+    """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`).
+    With --workers N the executor node, `executor_xN`, trains each round's batch as Ray tasks."""
     nodes = HPONodes(runtime, checkpointer)
     builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
+    workers = runtime.settings.workers
+    executor = "executor" if workers == 1 else f"executor_x{workers}"
     for name in (
         "init",
         "consultant_a",
@@ -280,13 +283,13 @@ def build_hpo_graph(
         "record",
         "finalize",
     ):
-        builder.add_node(name, nodes.per_run(name))
+        builder.add_node(executor if name == "executor" else name, nodes.per_run(name))
     builder.add_edge(START, "init")
     builder.add_edge("init", "consultant_a")
     builder.add_edge("consultant_a", "consultant_b")
     builder.add_conditional_edges("consultant_b", nodes.route("after_consultation"))
-    builder.add_edge("supervisor", "executor")
-    builder.add_edge("executor", "analyst")
+    builder.add_edge("supervisor", executor)
+    builder.add_edge(executor, "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
     builder.add_conditional_edges("researcher", nodes.route("after_research"))

@@ -195,8 +195,16 @@ def lab_display(
     return (PlainLabDisplay if console.is_jupyter else RichLabDisplay)(console, rounds, best)
 
 
-def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
-    """The final table of trials, the best one marked with a star."""
+def trials_table(
+    rows: Sequence[Mapping[str, Any]], best_round: int | None, best_acc: float | None = None
+) -> Table:
+    """The final table of trials, the best one marked with a star (in a round of several
+    trials, `--workers`: the one with `best_acc`)."""
+    best = next(
+        (i for i, r in enumerate(rows) if r["round"] == best_round
+         and best_acc in (None, r["best_val_acc"])),
+        None,
+    )  # fmt: skip
     caption = (
         "★ best validation accuracy   ↓ batch stepped down after out-of-memory   "
         "pruned@k: stopped by the pruner after k epochs"
@@ -210,9 +218,9 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
     )
     for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "val acc", "test acc", "s"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
+    for i, row in enumerate(rows):
         table.add_row(
-            "★" if row["round"] == best_round else "",
+            "★" if i == best else "",
             str(row["round"]),
             row["optimizer"],
             f"{row['learning_rate']:.3g}",

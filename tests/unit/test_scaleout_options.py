@@ -1,0 +1,59 @@
+"""The lab's scale-out options: bad input is one line, exit 2, before any run folder exists,
+never printing a password; database URLs are kept redacted in every dump."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from trainlab.cli import main
+from trainlab.config import LabSettings
+
+SECRET = "s3cret-pw"
+
+
+def closed_port() -> int:
+    """A local port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers: must be a positive integer"),
+        (["--workers", "2", "--gpus-per-trial", "1.5"], "--gpus-per-trial must be a fraction"),
+        (["--workers", "2", "--ray-address", "head:6379"], "--ray-address must be 'auto'"),
+        (["--ray-address", f"ray://127.0.0.1:{closed_port()}"], "cannot reach 127.0.0.1"),
+        ([f"--checkpointer=mysql://me:{SECRET}@db/runs"], "--checkpointer: must be 'sqlite'"),
+        ([f"--storage=postgresql://me:{SECRET}@127.0.0.1:{closed_port()}/runs"], "--storage"),
+        ([f"--checkpointer=postgresql://me:{SECRET}@127.0.0.1:{closed_port()}/r"], "me:***@"),
+    ],
+)
+def test_bad_scale_out_input_is_one_line_before_any_run_folder(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    assert main(["--offline", "--output-dir", str(out), *args]) == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert message in text, text
+    assert SECRET not in text and len(text.strip().splitlines()) == 1, text
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_database_urls_are_redacted_in_every_dump() -> None:
+    url = f"postgresql://me:{SECRET}@db.example:5432/runs"
+    settings = LabSettings(checkpointer=url, storage=url)
+    assert settings.checkpointer == url  # in memory, for the connection
+    dumped = settings.model_dump(mode="json")
+    assert dumped["checkpointer"] == dumped["storage"] == "postgresql://me:***@db.example:5432/runs"
+    assert SECRET not in repr(settings) and SECRET not in settings.model_dump_json()
+
+
+def test_one_worker_keeps_the_default_budget_and_more_workers_scale_it() -> None:
+    assert LabSettings(rounds=3).epoch_budget == 3 * 20
+    assert LabSettings(rounds=3, workers=2).epoch_budget == 3 * 2 * 20
