@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from trainlab.cli import main
+from trainlab.commands.options import UsageError
 from trainlab.config import LabSettings
 
 SECRET = "s3cret-pw"
@@ -57,3 +58,35 @@ def test_database_urls_are_redacted_in_every_dump() -> None:
 def test_one_worker_keeps_the_default_budget_and_more_workers_scale_it() -> None:
     assert LabSettings(rounds=3).epoch_budget == 3 * 20
     assert LabSettings(rounds=3, workers=2).epoch_budget == 3 * 2 * 20
+
+
+def test_resume_accepts_the_database_url_given_again_with_its_password(tmp_path: Path) -> None:
+    from trainlab.commands.lab import build_parser, resume_settings
+    from trainlab.lab import start_run
+
+    url = f"postgresql://me:{SECRET}@db.example/runs"
+    run_dir = start_run(LabSettings(output_dir=tmp_path, workers=2, checkpointer=url))
+    assert SECRET not in (run_dir / "config.json").read_text()
+    parser, flags = build_parser()
+    argv = ["--resume", str(run_dir), f"--checkpointer={url}"]
+    assert resume_settings(parser, flags, argv, run_dir).checkpointer == url
+    with pytest.raises(UsageError, match="--workers"):
+        resume_settings(parser, flags, ["--resume", str(run_dir), "--workers", "3"], run_dir)
+
+
+def test_the_display_shows_every_trial_in_flight(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from trainlab.execution.progress import TrialProgress
+    from trainlab.reporting.console import PlainLabDisplay
+
+    console = Console(record=True, width=120)
+    display = PlainLabDisplay(console, rounds=2)
+    running = TrialProgress(tmp_path / "trial_0", "running", 1, 3, 0.5, "node ab12 cpu ×1")
+    display.batch([running, TrialProgress(tmp_path / "trial_1", "queued")])
+    display.batch([running])  # unchanged: not printed again
+    lines = console.export_text().splitlines()
+    assert lines == [
+        "  trial_0: running · epoch 1/3 · val acc 0.5000 · node ab12 cpu ×1",
+        "  trial_1: queued",
+    ]
