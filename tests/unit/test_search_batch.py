@@ -46,3 +46,21 @@ def test_batch_epochs_share_the_budget_left(tmp_path: Path) -> None:
     settings = LabSettings(workers=4, budget_epochs=3, train=TrainSettings(epochs=2))
     (tmp_path / "b").mkdir()
     assert LabSearch(settings, tmp_path / "b").slots() == 2
+
+
+def test_stagnation_counts_rounds_not_the_trials_of_a_batch() -> None:
+    from lab_records import trial_summary
+
+    from trainlab.agents.base import RoundView, Trial
+    from trainlab.proposals.stagnation import due
+    from trainlab.state import FinalConfig
+
+    def trial(round_: int, acc: float) -> Trial:
+        final = FinalConfig(round=round_, hparams=HP, source="s", justification="j", policy="p")
+        return Trial(final, trial_summary(HP, best_val_acc=acc))
+
+    # two trials a round; the best in round 1, then two rounds (four trials) without a new one
+    history = tuple(trial(r, acc) for r, acc in [(1, 0.9), (1, 0.1), (2, 0.2), (2, 0.3)])
+    assert not due(RoundView(round=2, history=history, analysis=None, research=None), [], k=2)
+    later = (*history, trial(3, 0.2), trial(3, 0.1))
+    assert due(RoundView(round=3, history=later, analysis=None, research=None), [], k=2)
