@@ -207,6 +207,12 @@ class LabSettings(BaseModel):
         from trainlab.execution.ray_backend import validate_ray_settings
 
         validate_ray_settings(self.ray_settings)
+        if self.workers > 1 and self.train.device.startswith("cuda") and not self.gpus_per_trial:
+            # Ray hides the GPUs from a task that asks for none
+            raise ValueError(
+                f"--device {self.train.device} with --workers {self.workers} needs "
+                "--gpus-per-trial > 0 (e.g. 0.25 for four trials per GPU)"
+            )
         return self
 
     @property

@@ -28,6 +28,7 @@ def closed_port() -> int:
         (["--workers", "0"], "--workers: must be a positive integer"),
         (["--workers", "2", "--gpus-per-trial", "1.5"], "--gpus-per-trial must be a fraction"),
         (["--workers", "2", "--ray-address", "head:6379"], "--ray-address must be 'auto'"),
+        (["--workers", "2", "--device", "cuda"], "needs --gpus-per-trial > 0"),
         (["--ray-address", f"ray://127.0.0.1:{closed_port()}"], "cannot reach 127.0.0.1"),
         ([f"--checkpointer=mysql://me:{SECRET}@db/runs"], "--checkpointer: must be 'sqlite'"),
         ([f"--storage=postgresql://me:{SECRET}@127.0.0.1:{closed_port()}/runs"], "--storage"),
