@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from bench.trainer_throughput import machine
 from trainlab.training.trainer import resolve_device
 
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    torch.set_num_threads(1)  # the trials' thread count, as `machine` reports it
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         serial = run_lab(1, 2 * args.rounds, args, Path(folder) / "w1")
