@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 DatasetName = Literal["cifar10", "digits", "synthetic"]
 TrackerName = Literal["none", "tensorboard", "mlflow"]  # reporting/trackers.py
@@ -134,6 +141,31 @@ class LabSettings(BaseModel):
     pruner: Literal["none", "asha", "hyperband", "median", "predictive"] = Field(
         "asha", description="stop bad trials early; predictive: the convergence predictor"
     )
+    workers: int = Field(
+        1, ge=1, description="trials trained at once; above 1 each round runs a batch of up to "
+        "N distinct configurations as Ray tasks (a local Ray runtime unless --ray-address)",
+    )  # fmt: skip
+    ray_address: str | None = Field(
+        None, description="join a Ray cluster: auto or ray://host:port (the run folder must be "
+        "on storage every node shares); default: start a local runtime",
+    )  # fmt: skip
+    gpus_per_trial: float = Field(
+        0.0, ge=0.0, description="GPUs per trial with --workers > 1; fractional: 0.25 puts four "
+        "trials on one GPU",
+    )  # fmt: skip
+    cpus_per_trial: float = Field(
+        1.0, gt=0.0, description="CPUs per trial with --workers > 1 (also its torch threads)"
+    )
+    checkpointer: str = Field(
+        "sqlite", repr=False, description="the graph's checkpoints: sqlite (RUN_DIR/"
+        "checkpoints.sqlite) or postgresql://user@host/db (password: in the URL or "
+        "TRAINLAB_DB_PASSWORD; never written anywhere)",
+    )  # fmt: skip
+    storage: str | None = Field(
+        None, repr=False, description="the Optuna study: sqlite:///PATH or "
+        "postgresql://user@host/db (shared by several lab processes); default: "
+        "sqlite:///RUN_DIR/optuna.db",
+    )  # fmt: skip
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
 
@@ -149,7 +181,53 @@ class LabSettings(BaseModel):
             raise ValueError(str(exc).removeprefix(f"--tracker {name}: ")) from None
         return name
 
+    @field_validator("checkpointer", "storage")
+    @classmethod
+    def _database_url(cls, value: str | None, info: Any) -> str | None:
+        """The URL parses (its server is checked before a run starts: commands/lab.py)."""
+        from trainlab.persistence.urls import parse_checkpointer_url, parse_storage_url
+
+        parse = parse_checkpointer_url if info.field_name == "checkpointer" else parse_storage_url
+        try:
+            parse(value, Path("."))
+        except ValueError as exc:
+            flag = f"--{info.field_name} "
+            raise ValueError(str(exc).removeprefix(flag).removeprefix(flag.strip())) from None
+        return value
+
+    @field_serializer("checkpointer", "storage")
+    def _redacted(self, value: str | None) -> str | None:
+        """config.json and every dump keep the URL without its password."""
+        from trainlab.persistence.urls import redact_url
+
+        return value and redact_url(value)
+
+    @model_validator(mode="after")
+    def _execution_valid(self) -> LabSettings:
+        from trainlab.execution.ray_backend import validate_ray_settings
+
+        validate_ray_settings(self.ray_settings)
+        if self.workers > 1 and self.train.device.startswith("cuda") and not self.gpus_per_trial:
+            # Ray hides the GPUs from a task that asks for none
+            raise ValueError(
+                f"--device {self.train.device} with --workers {self.workers} needs "
+                "--gpus-per-trial > 0 (e.g. 0.25 for four trials per GPU)"
+            )
+        return self
+
+    @property
+    def ray_settings(self) -> Any:
+        """How the batches run on Ray (execution.RaySettings)."""
+        from trainlab.execution.ray_backend import RaySettings
+
+        return RaySettings(
+            workers=self.workers,
+            address=self.ray_address,
+            cpus_per_trial=self.cpus_per_trial,
+            gpus_per_trial=self.gpus_per_trial,
+        )
+
     @property
     def epoch_budget(self) -> int:
-        """--budget-epochs, else rounds × epochs."""
-        return self.budget_epochs or self.rounds * self.train.epochs
+        """--budget-epochs, else rounds × workers × epochs."""
+        return self.budget_epochs or self.rounds * self.workers * self.train.epochs

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ from trainlab.agents.offline import offline_advisors
 from trainlab.config import LabSettings
 from trainlab.lab_history import full_state
 from trainlab.reporting.trackers import also_track, open_tracker
-from trainlab.runstore import RunFolder, new_run_dir, write_json
+from trainlab.runstore import RunFolder, new_run_dir, read_json, write_json
 from trainlab.search.lab_search import LabSearch, predicted_final
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
 
@@ -31,6 +32,8 @@ class LabDisplay(Protocol):
 
     def decision(self, round_: int, role: str, policy: str) -> None: ...
 
+    def batch(self, progress: Sequence[Any]) -> None: ...  # execution.TrialProgress per trial
+
 
 class NullDisplay:
     def phase(self, round_: int, name: str) -> None:
@@ -45,6 +48,9 @@ class NullDisplay:
     def decision(self, round_: int, role: str, policy: str) -> None:
         pass
 
+    def batch(self, progress: Sequence[Any]) -> None:
+        pass
+
 
 @dataclass
 class LabRuntime:
@@ -56,6 +62,7 @@ class LabRuntime:
     folder: RunFolder | None = None  # the run's folder: known to the CLI, created by init in Studio
     mode: str = "Agents: offline policies."  # one line: which policies serve the roles
     _search: LabSearch | None = field(default=None, repr=False)
+    _backend: Any = field(default=None, repr=False)
 
     @property
     def run_dir(self) -> Path | None:
@@ -68,8 +75,17 @@ class LabRuntime:
     def search(self, folder: RunFolder) -> LabSearch:
         """The run's search state (its study in the run folder), opened on first use."""
         if self._search is None:
-            self._search = LabSearch(self.settings, folder.path)
+            thread = read_json(folder.record)["thread_id"] if folder.record.is_file() else ""
+            self._search = LabSearch(self.settings, folder.path, thread or folder.path.name)
         return self._search
+
+    def backend(self) -> Any:
+        """Where batches run (`--workers > 1`): Ray tasks, the runtime started on first use."""
+        if self._backend is None:
+            from trainlab.execution.ray_backend import RayBackend
+
+            self._backend = RayBackend(self.settings.ray_settings)
+        return self._backend
 
     def round_view(self, state: Mapping[str, Any]) -> RoundView:
         """What the round's agents see: the graph state and the run's optimizer."""
@@ -113,7 +129,9 @@ def start_run(settings: LabSettings) -> Path:
     """Create a new run folder and record its settings — never any secret."""
     folder = RunFolder(new_run_dir(settings.output_dir))
     write_json(folder.config, settings.model_dump(mode="json"))
-    folder.begin()
+    shared = settings.checkpointer != "sqlite" or settings.storage is not None
+    # a database that several runs share tells their threads (and studies) apart
+    folder.begin(f"{folder.path.name}-{secrets.token_hex(4)}" if shared else None)
     return folder.path
 
 
@@ -130,12 +148,12 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
 
     settings, search = runtime.settings, runtime.search(folder)
     data = load_splits(settings.data, settings.train.seed)
-    trial = folder.trial(final.round)
+    trial = folder.trial(final.number)
     tracker = open_tracker(settings.tracker, folder.path)
     tracker.start_trial(trial.name, final.hparams.model_dump())
     summary = run_trial(
         final.hparams,
-        settings.train.model_copy(update={"epochs": search.epochs_for(final.round)}),
+        settings.train.model_copy(update={"epochs": search.epochs_for(final.number)}),
         data,
         trial,
         on_epoch=also_track(tracker, runtime.display.epoch),
@@ -144,7 +162,71 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
     tracker.end_trial(summary)
     search.record(final, summary, [row["val_acc"] for row in read_epoch_rows(trial)])
     # a finished trial's summary.json names its folder where it was trained: give where it is
-    summary = summary.model_copy(update={"trial_dir": str(folder.trial(final.round))})
+    summary = summary.model_copy(update={"trial_dir": str(folder.trial(final.number))})
+    runtime.display.trial_done(final.round, summary)
+    return summary
+
+
+def batch_finals(
+    runtime: LabRuntime, folder: RunFolder, view: RoundView, final: FinalConfig
+) -> list[FinalConfig]:
+    """The round's trials: the supervisor's `final` and, with --workers N, up to N-1 of the
+    optimizer's asks (as many as the budget funds), none trained or in flight already."""
+    settings = runtime.settings
+    if settings.workers == 1:
+        return [final]
+    search = runtime.search(folder)
+    configs = search.batch(final.hparams, view.tried(), view.round, search.slots())
+    return [final] + [
+        FinalConfig(
+            round=final.round,
+            hparams=hparams,
+            source="optimizer",
+            justification=f"Batch slot {slot}: the {settings.sampler} optimizer's ask, new to "
+            "the study (no trained or in-flight configuration repeated).",
+            policy=f"offline:{settings.sampler}-ask",
+        )
+        for slot, hparams in enumerate(configs[1:], start=2)
+    ]
+
+
+def execute_batch(
+    runtime: LabRuntime, folder: RunFolder, finals: Sequence[FinalConfig]
+) -> list[TrialSummary]:
+    """Train a round's configurations at once as Ray tasks (`--workers`), each pruned by the
+    run's study from its worker; a trial that fails for good is a failed summary. Resumed
+    after a crash, finished trials return their summary.json and the others continue."""
+    from trainlab.execution.jobs import TrialJob
+
+    settings, search = runtime.settings, runtime.search(folder)
+    epochs = search.batch_epochs([final.number for final in finals])
+    jobs = [
+        TrialJob(
+            final.hparams,
+            settings.train.model_copy(update={"epochs": n}),
+            settings.data,
+            folder.trial(final.number),
+            pruning=search.remote_pruning(final),
+        )
+        for final, n in zip(finals, epochs, strict=True)
+    ]
+    summaries = runtime.backend().run_batch(jobs, on_progress=runtime.display.batch)
+    return [_recorded(runtime, folder, f, s) for f, s in zip(finals, summaries, strict=True)]
+
+
+def _recorded(
+    runtime: LabRuntime, folder: RunFolder, final: FinalConfig, summary: TrialSummary
+) -> TrialSummary:
+    """A batch trial told to the study and the tracker, with its folder's current path."""
+    trial = folder.trial(final.number)
+    rows = read_epoch_rows(trial)
+    runtime.search(folder).record(final, summary, [row["val_acc"] for row in rows])
+    tracker = open_tracker(runtime.settings.tracker, folder.path)
+    tracker.start_trial(trial.name, final.hparams.model_dump())
+    for row in rows:
+        tracker.log_epoch(row)
+    tracker.end_trial(summary)
+    summary = summary.model_copy(update={"trial_dir": str(trial)})
     runtime.display.trial_done(final.round, summary)
     return summary
 
@@ -158,23 +240,27 @@ def read_epoch_rows(folder: Path) -> list[dict[str, float]]:
 
 
 def analyze_trial(
-    runtime: LabRuntime, folder: RunFolder, summary: TrialSummary, round_: int
+    runtime: LabRuntime, folder: RunFolder, summary: TrialSummary, round_: int, number: int
 ) -> Analysis:
-    trial = folder.trial(round_)
+    """The analyst's reading of trial `number` (of round `round_`), in its analysis.json."""
+    trial = folder.trial(number)
     # the stored summary.trial_dir may name where the folder was before it moved: the analyst
     # (the LLM one writes analysis_llm.txt there) is handed the folder as it is now
     here = summary.model_copy(update={"trial_dir": str(trial)})
     rows = read_epoch_rows(trial)
     analysis = runtime.advisors.analyst.analyze(round_, here, rows)
     predicted = predicted_final([row["val_acc"] for row in rows], runtime.settings.train.epochs)
-    analysis = analysis.model_copy(update={"features": {**analysis.features, **predicted}})
+    features = {**analysis.features, **predicted}
+    analysis = analysis.model_copy(update={"features": features, "trial": number})
     write_json(trial / "analysis.json", analysis.model_dump(mode="json"))
     return analysis
 
 
 def research_remedies(runtime: LabRuntime, folder: RunFolder, analysis: Analysis) -> ResearchNote:
-    note = runtime.advisors.researcher.research(analysis)
-    write_json(folder.trial(analysis.round) / "research.json", note.model_dump(mode="json"))
+    note = runtime.advisors.researcher.research(analysis).model_copy(
+        update={"trial": analysis.number}
+    )
+    write_json(folder.trial(analysis.number) / "research.json", note.model_dump(mode="json"))
     return note
 
 

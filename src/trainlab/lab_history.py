@@ -27,21 +27,23 @@ HISTORY_KEYS = ("proposals", "finals", "trials", "analyses", "research")
 
 
 def write_decision(folder: RunFolder, final: FinalConfig, proposals: Sequence[Proposal]) -> None:
-    """Record a round's consultation and the supervisor's decision in its trial folder."""
-    trial = folder.trial(final.round)
+    """Record a round's consultation and the supervisor's decision in the trial's folder (a
+    batch: the consultation in its first trial's)."""
+    trial = folder.trial(final.number)
     write_json(trial / PROPOSALS, [p.model_dump(mode="json") for p in proposals])
     write_json(trial / FINAL, final.model_dump(mode="json"))
 
 
-def write_trial(folder: RunFolder, round_: int, summary: TrialSummary) -> None:
-    """Record a round's trial (the trainer wrote it too, unless the trial never started)."""
-    write_json(folder.trial(round_) / SUMMARY, summary.model_dump(mode="json"))
+def write_trial(folder: RunFolder, number: int, summary: TrialSummary) -> None:
+    """Record trial `number` (the trainer wrote it too, unless the trial never started)."""
+    write_json(folder.trial(number) / SUMMARY, summary.model_dump(mode="json"))
 
 
-def write_lab_proposals(folder: RunFolder, round_: int, records: list[dict[str, Any]]) -> None:
-    """Record the proposal workflow's records of a round (ProposalRecord JSON), if any."""
+def write_lab_proposals(folder: RunFolder, number: int, records: list[dict[str, Any]]) -> None:
+    """Record the proposal workflow's records of a round (ProposalRecord JSON), if any, in the
+    folder of the round's last trial, `number`."""
     if records:
-        write_json(folder.trial(round_) / LAB_PROPOSALS, records)
+        write_json(folder.trial(number) / LAB_PROPOSALS, records)
 
 
 def read_history(folder: RunFolder, trials: int) -> dict[str, list[dict[str, Any]]]:
@@ -68,7 +70,7 @@ def full_state(folder: RunFolder, state: Mapping[str, Any]) -> dict[str, Any]:
     best = folder.path / BEST
     full = {**state, **read_history(folder, state["trials_done"])}
     # the finished rounds' records on disk, then the round under way's (until record moves them)
-    done = [folder.trial(k) / LAB_PROPOSALS for k in range(1, state.get("round", 1))]
+    done = [folder.trial(k) / LAB_PROPOSALS for k in range(1, state["trials_done"] + 1)]
     asked = [record for path in done if path.is_file() for record in read_json(path)]
     full["research_proposals"] = asked + state.get("research_proposals", [])
     return full | ({"best": read_json(best)} if state.get("best") and best.is_file() else {})

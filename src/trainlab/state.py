@@ -75,6 +75,12 @@ class FinalConfig(BaseModel):
     policy: str
     warnings: list[str] = Field(default_factory=list)
     remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
+    trial: int | None = None  # the trial number (trial folder trial_{n-1}); several per round
+
+    @property
+    def number(self) -> int:
+        """The trial this record belongs to (its round, in records from before `trial`)."""
+        return self.trial or self.round
 
 
 class Analysis(BaseModel):
@@ -86,6 +92,12 @@ class Analysis(BaseModel):
     keywords: list[str]
     summary: str
     policy: str
+    trial: int | None = None
+
+    @property
+    def number(self) -> int:
+        """The trial this record belongs to (its round, in records from before `trial`)."""
+        return self.trial or self.round
 
 
 class Remedy(BaseModel):
@@ -106,6 +118,12 @@ class ResearchNote(BaseModel):
     remedies: list[Remedy]
     sources: list[str] = Field(default_factory=list)
     policy: str
+    trial: int | None = None
+
+    @property
+    def number(self) -> int:
+        """The trial this record belongs to (its round, in records from before `trial`)."""
+        return self.trial or self.round
 
 
 # --- the records' JSON form in the graph state (a test checks they match the models' fields)
@@ -167,6 +185,7 @@ class FinalDict(TypedDict):
     policy: str
     warnings: list[str]
     remedies: list[RemedyDict]
+    trial: int | None
 
 
 class AnalysisDict(TypedDict):
@@ -176,6 +195,7 @@ class AnalysisDict(TypedDict):
     keywords: list[str]
     summary: str
     policy: str
+    trial: int | None
 
 
 class ResearchDict(TypedDict):
@@ -184,6 +204,7 @@ class ResearchDict(TypedDict):
     remedies: list[RemedyDict]
     sources: list[str]
     policy: str
+    trial: int | None
 
 
 class BestDict(TypedDict):

@@ -37,7 +37,7 @@ RUN_FILES = (
     "trials_summary.csv",
     "best_overall.json",
 )  # those that exist are named
-RESUME_MAY_CHANGE = ("rounds", "train.device")
+RESUME_MAY_CHANGE = ("rounds", "train.device", "ray_address", "gpus_per_trial", "cpus_per_trial")
 DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 EPILOG = """subcommands: train, experiment, components, k1, propose, ask:
@@ -88,6 +88,7 @@ def resume_settings(
     parser.set_defaults(**flag_values(started))
     asked: LabSettings = settings_from(LabSettings, parser.parse_args(argv))
     changed = [path for path in changed_fields(started, asked) if path not in RESUME_MAY_CHANGE]
+    changed = [path for path in changed if not _same_database(started, asked, path)]
     if changed:
         raise UsageError(
             f"{flags.get(changed[0], changed[0])}: a resumed run keeps the settings it was "
@@ -102,6 +103,38 @@ def resume_settings(
     return asked
 
 
+def _same_database(started: LabSettings, asked: LabSettings, path: str) -> bool:
+    """A database URL given again beside --resume (with its password) is the same URL."""
+    if path not in ("checkpointer", "storage"):
+        return False
+    dumped = started.model_dump(include={path}), asked.model_dump(include={path})
+    return dumped[0] == dumped[1]
+
+
+def check_backends(settings: LabSettings) -> None:
+    """The database servers answer and the Ray cluster is reachable (short timeouts), before
+    any run folder exists; each failure is one UsageError line without a password."""
+    from trainlab.execution.ray_backend import ExecutionSetupError, connect_ray
+    from trainlab.persistence.urls import (
+        DatabaseUrlError,
+        check_database,
+        parse_checkpointer_url,
+        parse_storage_url,
+    )
+
+    try:
+        for db in (
+            parse_checkpointer_url(settings.checkpointer, Path(".")),
+            parse_storage_url(settings.storage, Path(".")),
+        ):
+            if db.kind == "postgresql" or (db.option == "--storage" and settings.storage):
+                check_database(db)
+        if settings.ray_address is not None:
+            connect_ray(settings.ray_settings)
+    except (DatabaseUrlError, ExecutionSetupError) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
     """Run the lab graph to its end (or on from its last checkpoint) and print the trials."""
     from rich.console import Console
@@ -109,12 +142,15 @@ def run_lab(settings: LabSettings, folder: RunFolder, resuming: bool) -> int:
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
+    from trainlab.persistence.stores import open_checkpointer_at
+    from trainlab.persistence.urls import parse_checkpointer_url
     from trainlab.reporting.console import lab_display, run_banner
     from trainlab.reporting.graph_png import save_graph_png
-    from trainlab.runstore import RunFolderError, open_checkpointer, write_json
+    from trainlab.runstore import RunFolderError, write_json
 
     console = Console()
-    with open_checkpointer(folder.path, must_exist=resuming) as saver:
+    db = parse_checkpointer_url(settings.checkpointer, folder.path)
+    with open_checkpointer_at(db, must_exist=resuming) as saver:
         thread = folder.thread_id(saver)
         if resuming:  # --rounds may have extended it; a run from before run.json gets one
             write_json(folder.config, settings.model_dump(mode="json"))
@@ -180,7 +216,8 @@ def _print_results(console: Any, folder: RunFolder, state: dict[str, Any]) -> No
     finals = [FinalConfig.model_validate(f) for f in state["finals"]]
     trials = [TrialSummary.model_validate(t) for t in state["trials"]]
     best = state.get("best")
-    console.print(trials_table(trial_rows(finals, trials), best and best["round"]))
+    rows = trial_rows(finals, trials)
+    console.print(trials_table(rows, best and best["round"], best and best["best_val_acc"]))
     written = [name for name in RUN_FILES if (folder.path / name).is_file()]
     console.print(f"Artifacts: {folder.path} ({', '.join(written)})")
 
@@ -195,6 +232,7 @@ def main(argv: list[str]) -> int:
         else:
             settings = settings_from(LabSettings, args)
             preflight(settings.train.device, settings.output_dir)
+        check_backends(settings)
     except SystemExit as exc:
         return exit_code(exc)
     except (UsageError, ValidationError) as exc:

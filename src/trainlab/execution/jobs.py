@@ -33,6 +33,7 @@ class TrialJob:
     train: TrainSettings
     data: DataSettings
     trial_dir: Path
+    pruning: Any = None  # an object whose callback() is the trainer's should_stop (per worker)
 
 
 class ExecutionBackend(Protocol):
@@ -75,7 +76,10 @@ def execute_job(job: TrialJob, slot: str = "in-process", threads: int | None = N
             }
         )
 
-    summary = run_trial(job.hparams, job.train, data, trial_dir, on_epoch=on_epoch)
+    should_stop = job.pruning.callback() if job.pruning is not None else None
+    summary = run_trial(
+        job.hparams, job.train, data, trial_dir, on_epoch=on_epoch, should_stop=should_stop
+    )
     log({"event": "end", "pid": os.getpid(), "status": summary.status})
     return summary.model_dump(mode="json")
 

@@ -121,41 +121,67 @@ class HPONodes:
         return {"proposals": [proposal.model_dump(mode="json")]}
 
     def supervisor(self, state: HPOState) -> dict[str, Any]:
+        """The round's decision; with --workers N, a batch: it and up to N-1 optimizer asks."""
         self.runtime.display.phase(state["round"], "supervisor")
         finals = [_latest_proposal(state, author) for author in ("consultant_a", "consultant_b")]
         proposals = [p for p in finals if p is not None]
         view = self.runtime.round_view(state)
         final = self.runtime.advisors.supervisor.finalize(view, proposals)
         self.runtime.display.decision(state["round"], "supervisor", final.policy)
+        batch = lab.batch_finals(self.runtime, self.folder(state), view, final)
+        first = state.get("trials_done", state["round"] - 1) + 1
+        batch = [f.model_copy(update={"trial": first + i}) for i, f in enumerate(batch)]
         round_proposals = [Proposal.model_validate(p) for p in state["proposals"]]
-        write_decision(self.folder(state), final, round_proposals)
-        return {"finals": [final.model_dump(mode="json")], "proposals": Overwrite([])}
+        for i, slot in enumerate(batch):
+            write_decision(self.folder(state), slot, round_proposals if i == 0 else [])
+        return {"finals": [f.model_dump(mode="json") for f in batch], "proposals": Overwrite([])}
 
     def executor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "executor")
-        final = FinalConfig.model_validate(state["finals"][-1])
-        summary = lab.execute_trial(self.runtime, self.folder(state), final)
-        write_trial(self.folder(state), final.round, summary)
+        finals = [FinalConfig.model_validate(f) for f in state["finals"]]
+        folder = self.folder(state)
+        if self.settings.workers == 1:
+            summaries = [lab.execute_trial(self.runtime, folder, finals[-1])]
+        else:
+            summaries = lab.execute_batch(self.runtime, folder, finals)
+        for final, summary in zip(finals[-len(summaries) :], summaries, strict=True):
+            write_trial(folder, final.number, summary)
         return {
-            "trials": [summary.model_dump(mode="json")],
+            "trials": [summary.model_dump(mode="json") for summary in summaries],
             "finals": [],
-            "trials_done": state.get("trials_done", 0) + 1,
-            "epochs_spent": state.get("epochs_spent", 0) + summary.epochs_run,
+            "trials_done": state.get("trials_done", 0) + len(summaries),
+            "epochs_spent": state.get("epochs_spent", 0) + sum(s.epochs_run for s in summaries),
         }
 
     def analyst(self, state: HPOState) -> dict[str, Any]:
+        """Reads each trial of the round (one, or a batch's)."""
         self.runtime.display.phase(state["round"], "analyst")
-        summary = TrialSummary.model_validate(state["trials"][-1])
-        analysis = lab.analyze_trial(self.runtime, self.folder(state), summary, state["round"])
-        self.runtime.display.decision(state["round"], "analyst", analysis.policy)
-        return {"analyses": [analysis.model_dump(mode="json")], "trials": []}
+        trials = self._this_round(state, "trials")
+        first = state["trials_done"] - len(trials) + 1
+        analyses = []
+        for number, raw in enumerate(trials, start=first):
+            summary = TrialSummary.model_validate(raw)
+            folder = self.folder(state)
+            analyses.append(
+                lab.analyze_trial(self.runtime, folder, summary, state["round"], number)
+            )
+            self.runtime.display.decision(state["round"], "analyst", analyses[-1].policy)
+        return {"analyses": [a.model_dump(mode="json") for a in analyses], "trials": []}
 
     def researcher(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "researcher")
-        analysis = Analysis.model_validate(state["analyses"][-1])
-        note = lab.research_remedies(self.runtime, self.folder(state), analysis)
-        self.runtime.display.decision(state["round"], "researcher", note.policy)
-        return {"research": [note.model_dump(mode="json")], "analyses": []}
+        notes = []
+        for raw in self._this_round(state, "analyses"):
+            analysis = Analysis.model_validate(raw)
+            notes.append(lab.research_remedies(self.runtime, self.folder(state), analysis))
+            self.runtime.display.decision(state["round"], "researcher", notes[-1].policy)
+        return {"research": [note.model_dump(mode="json") for note in notes], "analyses": []}
+
+    def _this_round(self, state: HPOState, key: str) -> list[Any]:
+        """The round's records of `key`: a batch's, or the one trial's (a state from before
+        the bounded state holds every round's)."""
+        records = state.get(key, [])
+        return records if self.settings.workers > 1 else records[-1:]
 
     def ask_proposal(self, state: HPOState) -> dict[str, Any]:
         """The researcher asks the proposal subgraph for one proposal (the lab stagnated)."""
@@ -177,7 +203,7 @@ class HPONodes:
     def record(self, state: HPOState) -> dict[str, Any]:
         folder = self.folder(state)
         finals, trials = _finished(full_state(folder, state))
-        write_lab_proposals(folder, state["round"], state.get("research_proposals", []))
+        write_lab_proposals(folder, state["trials_done"], state.get("research_proposals", []))
         if state.get("proposal_request") and hasattr(self.saver, "forget_subgraphs"):
             self.saver.forget_subgraphs()  # the proposal subgraph ran: resume no longer needs it
         run_dir, seed = folder.path, self.settings.train.seed
@@ -239,9 +265,12 @@ def _finished(state: dict[str, Any]) -> tuple[list[FinalConfig], list[TrialSumma
 def build_hpo_graph(
     runtime: lab.LabRuntime, checkpointer: BaseCheckpointSaver | None = None
 ) -> tuple[CompiledStateGraph, StateGraph]:
-    """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`)."""
+    """The compiled lab graph and its builder (`compiled.get_graph().draw_mermaid_png()`).
+    With --workers N the executor node, `executor_xN`, trains each round's batch as Ray tasks."""
     nodes = HPONodes(runtime, checkpointer)
     builder = StateGraph(HPOState, context_schema=LabContext, input_schema=LabInput)
+    workers = runtime.settings.workers
+    executor = "executor" if workers == 1 else f"executor_x{workers}"
     for name in (
         "init",
         "consultant_a",
@@ -254,13 +283,13 @@ def build_hpo_graph(
         "record",
         "finalize",
     ):
-        builder.add_node(name, nodes.per_run(name))
+        builder.add_node(executor if name == "executor" else name, nodes.per_run(name))
     builder.add_edge(START, "init")
     builder.add_edge("init", "consultant_a")
     builder.add_edge("consultant_a", "consultant_b")
     builder.add_conditional_edges("consultant_b", nodes.route("after_consultation"))
-    builder.add_edge("supervisor", "executor")
-    builder.add_edge("executor", "analyst")
+    builder.add_edge("supervisor", executor)
+    builder.add_edge(executor, "analyst")
     builder.add_edge("analyst", "researcher")
     builder.add_node("proposal", build_proposal_graph(proposals.team(runtime))[0])
     builder.add_conditional_edges("researcher", nodes.route("after_research"))

@@ -39,7 +39,10 @@ def stagnated(scores: Sequence[float], asked: Sequence[int], k: int) -> bool:
 def due(view: RoundView, records: Sequence[Mapping[str, Any]], k: int) -> bool:
     """Whether this round of the lab asks for a proposal."""
     asked = [r["lab_round"] for r in records if r.get("lab_round") is not None]
-    return stagnated([t.score for t in view.history], asked, k)
+    best: dict[int, float] = {}  # round → its best score (a batch round trains several)
+    for trial in view.history:
+        best[trial.final.round] = max(best.get(trial.final.round, 0.0), trial.score)
+    return stagnated([best[r] for r in sorted(best)], asked, k)
 
 
 def budget(settings: LabSettings) -> Budget:

@@ -56,6 +56,7 @@ class RichLabDisplay:
         )
         self.round_task = self.progress.add_task("rounds", total=rounds, info=self._best_text())
         self.epoch_task = self.progress.add_task("epochs", total=None, info="")
+        self.trial_tasks: dict[str, Any] = {}  # a batch's trials in flight: folder → bar
 
     def __enter__(self) -> RichLabDisplay:
         self.progress.start()
@@ -63,7 +64,26 @@ class RichLabDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.remove_task(self.epoch_task)  # no stale "epochs 0/N" line at the end
+        self._clear_trials()
         self.progress.stop()
+
+    def batch(self, progress: Sequence[Any]) -> None:
+        """One bar per trial of the batch (execution.TrialProgress): epoch, accuracy, slot."""
+        for trial in progress:
+            name = trial.trial_dir.name
+            if name not in self.trial_tasks:
+                self.trial_tasks[name] = self.progress.add_task(name, total=None, info="")
+            self.progress.update(
+                self.trial_tasks[name],
+                completed=trial.epoch,
+                total=trial.epochs or None,
+                info=trial_line(trial),
+            )
+
+    def _clear_trials(self) -> None:
+        for task in self.trial_tasks.values():
+            self.progress.remove_task(task)
+        self.trial_tasks.clear()
 
     def _best_text(self) -> str:
         return "best —" if self.best is None else f"best {self.best:.4f}"
@@ -94,6 +114,8 @@ class RichLabDisplay:
             self.best = max(self.best or 0.0, summary.best_val_acc)
         self.progress.update(self.round_task, completed=round_, info=self._best_text())
         self.progress.reset(self.epoch_task, total=None, info=f"last trial: {summary.status}")
+        if summary.trial_dir and Path(summary.trial_dir).name in self.trial_tasks:
+            self.progress.remove_task(self.trial_tasks.pop(Path(summary.trial_dir).name))
 
 
 class PlainLabDisplay:
@@ -102,6 +124,7 @@ class PlainLabDisplay:
 
     def __init__(self, console: Console, rounds: int, best: float | None = None) -> None:
         self.console, self.rounds, self.best = console, rounds, best
+        self.shown: dict[str, tuple] = {}  # a batch's trials: folder → what was last printed
 
     def __enter__(self) -> PlainLabDisplay:
         return self
@@ -123,6 +146,15 @@ class PlainLabDisplay:
     def decision(self, round_: int, role: str, policy: str) -> None:
         self.console.print(f"  {role}: {policy_label(policy)}", highlight=False)
 
+    def batch(self, progress: Sequence[Any]) -> None:
+        """A line per trial of the batch whenever its phase or epoch changes."""
+        for trial in progress:
+            now = (trial.phase, trial.epoch, trial.attempts)
+            if self.shown.get(trial.trial_dir.name) != now:
+                self.shown[trial.trial_dir.name] = now
+                line = f"  {trial.trial_dir.name}: {trial_line(trial)}"
+                self.console.print(line, highlight=False)
+
     def trial_done(self, round_: int, summary: TrialSummary) -> None:
         if summary.status == "complete" and summary.best_val_acc is not None:
             self.best = max(self.best or 0.0, summary.best_val_acc)
@@ -130,6 +162,16 @@ class PlainLabDisplay:
         self.console.print(
             f"round {round_}/{self.rounds} · trial {summary.status} · best {best}", highlight=False
         )
+
+
+def trial_line(trial: Any) -> str:
+    """A trial in flight (execution.TrialProgress) in words: phase, epoch, accuracy, slot."""
+    if trial.phase == "queued":
+        return "queued"
+    acc = "—" if trial.val_acc is None else f"{trial.val_acc:.4f}"
+    retried = f" · attempt {trial.attempts}" if trial.attempts > 1 else ""
+    epoch = f"epoch {trial.epoch}/{trial.epochs or '?'}"
+    return f"{trial.phase} · {epoch} · val acc {acc} · {trial.slot}{retried}"
 
 
 def policy_label(policy: str) -> str:
@@ -153,8 +195,16 @@ def lab_display(
     return (PlainLabDisplay if console.is_jupyter else RichLabDisplay)(console, rounds, best)
 
 
-def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> Table:
-    """The final table of trials, the best one marked with a star."""
+def trials_table(
+    rows: Sequence[Mapping[str, Any]], best_round: int | None, best_acc: float | None = None
+) -> Table:
+    """The final table of trials, the best one marked with a star (in a round of several
+    trials, `--workers`: the one with `best_acc`)."""
+    best = next(
+        (i for i, r in enumerate(rows) if r["round"] == best_round
+         and best_acc in (None, r["best_val_acc"])),
+        None,
+    )  # fmt: skip
     caption = (
         "★ best validation accuracy   ↓ batch stepped down after out-of-memory   "
         "pruned@k: stopped by the pruner after k epochs"
@@ -168,9 +218,9 @@ def trials_table(rows: Sequence[Mapping[str, Any]], best_round: int | None) -> T
     )
     for column in ("", "#", "opt", "lr", "bs", "wd", "ls", "status", "val acc", "test acc", "s"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
+    for i, row in enumerate(rows):
         table.add_row(
-            "★" if row["round"] == best_round else "",
+            "★" if i == best else "",
             str(row["round"]),
             row["optimizer"],
             f"{row['learning_rate']:.3g}",

@@ -13,10 +13,11 @@ from typing import Any
 
 from trainlab.agents.base import OptimizerState, RoundView
 from trainlab.config import LabSettings
+from trainlab.search.batch import batch_configs
 from trainlab.search.optimizer_view import optimizer_view, render
 from trainlab.search.predictor import ConvergencePredictor
-from trainlab.search.pruning import epoch_callback, make_pruner
-from trainlab.search.study import ROUND_ATTR, SearchStudy
+from trainlab.search.pruning import RemotePruning, epoch_callback, make_pruner
+from trainlab.search.study import STUDY_NAME, SearchStudy, trial_key
 from trainlab.space import HParams
 from trainlab.state import FinalConfig, TrialSummary
 
@@ -24,13 +25,21 @@ from trainlab.state import FinalConfig, TrialSummary
 class LabSearch:
     """One run's search state: opened from (or created in) the run folder."""
 
-    def __init__(self, settings: LabSettings, run_dir: Path) -> None:
+    def __init__(self, settings: LabSettings, run_dir: Path, thread_id: str = "") -> None:
+        from trainlab.persistence.stores import optuna_storage
+        from trainlab.persistence.urls import parse_storage_url
+
         self.settings = settings
+        self.db = parse_storage_url(settings.storage, run_dir)
+        # a run's own file keeps the name; a shared database holds a study per run
+        self.name = f"{STUDY_NAME}-{thread_id}" if settings.storage else STUDY_NAME
         self.study = SearchStudy.open(
             settings.sampler,
             settings.train.seed,
             run_dir=run_dir,
             pruner=make_pruner(settings.pruner, settings.train.epochs),
+            storage=optuna_storage(self.db) if settings.storage else None,
+            study_name=self.name,
         )
 
     def state(self, view: RoundView) -> OptimizerState:
@@ -41,27 +50,59 @@ class LabSearch:
         advice = view.advice().describe()
         return OptimizerState(self.settings.sampler, suggestion, render(data), advice)
 
-    def epochs_for(self, round_: int) -> int:
-        """The round's epochs: the per-trial cap, or what the other rounds left of the budget."""
-        spent = sum(
+    def epochs_for(self, key: int) -> int:
+        """Trial `key`'s epochs: the per-trial cap, or what the other trials left of the budget."""
+        return self.batch_epochs([key])[0]
+
+    def batch_epochs(self, keys: Sequence[int]) -> list[int]:
+        """The epochs of each trial of a batch: the per-trial cap, or what the finished trials
+        outside the batch and the batch's earlier trials left of the budget (at least 1)."""
+        left = self.settings.epoch_budget - sum(
             int(t.user_attrs.get("epochs_run", 0))
             for t in self.study.finished()
-            if t.user_attrs.get(ROUND_ATTR) != round_
+            if trial_key(t) not in keys
         )
-        return max(1, min(self.settings.train.epochs, self.settings.epoch_budget - spent))
+        epochs = []
+        for _ in keys:
+            epochs.append(max(1, min(self.settings.train.epochs, left)))
+            left -= epochs[-1]
+        return epochs
+
+    def slots(self) -> int:
+        """Trials in the next batch: --workers, or fewer when the budget left funds fewer."""
+        left = self.settings.epoch_budget - sum(
+            int(t.user_attrs.get("epochs_run", 0)) for t in self.study.finished()
+        )
+        return max(1, min(self.settings.workers, -(-left // self.settings.train.epochs)))
+
+    def batch(self, first: HParams, tried: set[tuple], round_: int, n: int) -> list[HParams]:
+        """`first` and up to n-1 of the optimizer's asks, never a trained or in-flight one."""
+        taken = tried | {hp.key() for hp in self.study.running()}
+        return batch_configs(first, lambda i: self.study.peek(round_ * 1009 + i), taken, n)
 
     def should_stop(self, final: FinalConfig) -> Callable[[int, float], bool] | None:
-        """The trainer's callback for the round's trial; None when the study already holds
-        its outcome (a resumed run: the trainer returns the trial's summary.json)."""
-        recorded = self.study.trial_of(final.round)
+        """The trainer's callback for the trial; None when the study already holds its
+        outcome (a resumed run: the trainer returns the trial's summary.json)."""
+        trial = self._start(final)
+        return trial and epoch_callback(trial, self.study.report)
+
+    def remote_pruning(self, final: FinalConfig) -> RemotePruning | None:
+        """What a worker needs to report to the study and ask its pruner (None: recorded)."""
+        trial = self._start(final)
+        if trial is None:
+            return None
+        pruner, epochs = self.settings.pruner, self.settings.train.epochs
+        return RemotePruning(self.db, self.name, trial.number, pruner, epochs)
+
+    def _start(self, final: FinalConfig) -> Any:
+        recorded = self.study.trial_of(final.number)
         if recorded is not None and recorded.state.is_finished():
             return None
-        trial = self.study.start(final.round, final.hparams, final.source)
-        return epoch_callback(trial, self.study.report)
+        return self.study.start(final.number, final.hparams, final.source, final.round)
 
     def record(self, final: FinalConfig, summary: TrialSummary, val_accs: Sequence[float]) -> None:
         """Tell the study the trial's outcome (once, whatever the number of calls)."""
-        self.study.record(final.round, summary, val_accs, final.source)
+        self.study.record(final.number, summary, val_accs, final.source, final.round)
 
 
 def spent_epochs(trials: Sequence[dict[str, Any]]) -> int:

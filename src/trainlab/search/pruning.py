@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -60,3 +62,32 @@ def epoch_callback(
         return trial.should_prune()
 
     return on_epoch
+
+
+@dataclass(frozen=True)
+class RemotePruning:
+    """The pruning callback of a trial trained in another process (a Ray worker): it opens the
+    run's study there, reports each epoch to trial `number` and asks the study's pruner.
+    `db` (persistence.urls.DatabaseUrl) holds the password in memory only: never log it."""
+
+    db: Any
+    study_name: str
+    number: int
+    pruner: str
+    max_epochs: int
+
+    def callback(self) -> Callable[[int, float], bool]:
+        from trainlab.persistence.stores import optuna_storage
+
+        study = optuna.load_study(
+            study_name=self.study_name,
+            storage=optuna_storage(self.db),
+            pruner=make_pruner(self.pruner, self.max_epochs),
+        )
+        trial = optuna.trial.Trial(study, study.get_trials(deepcopy=False)[self.number]._trial_id)
+
+        def report(trial: optuna.Trial, epoch: int, val_acc: float) -> None:
+            if epoch not in study.get_trials(deepcopy=False)[self.number].intermediate_values:
+                trial.report(val_acc, epoch)
+
+        return epoch_callback(trial, report)

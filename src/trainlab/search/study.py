@@ -2,8 +2,9 @@
 
 Every trial the lab runs, whoever proposed it, enters the study with fixed parameters
 (`enqueue_trial` then `ask`), its per-epoch validation accuracy (`report`) and its outcome
-(complete / pruned / fail). Trials are keyed by round (user attr "round"), so starting or
-recording a round twice, e.g. after a crash and `--resume`, never duplicates a trial.
+(complete / pruned / fail). Trials are keyed by the lab's trial number (user attr "round";
+with several trials per round, `--workers N`, also "trial" where it differs from the round),
+so starting or recording a trial twice, e.g. after a crash and `--resume`, never duplicates it.
 The optimizer's own suggestion comes from `peek()`: the sampler, seeded by (seed, round),
 asked on an in-memory copy of the finished trials, so it is the same after a resume.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -28,6 +29,7 @@ SAMPLERS: tuple[str, ...] = ("tpe", "cmaes", "random")
 STUDY_FILE = OPTUNA_DB
 STUDY_NAME = "trainlab"
 ROUND_ATTR = "round"
+TRIAL_ATTR = "trial"  # set only where the trial number differs from its round
 SOURCE_ATTR = "source"
 STATUS_ATTR = "status"
 TPE_STARTUP_TRIALS = 3
@@ -75,13 +77,17 @@ class SearchStudy:
         run_dir: Path | None = None,
         pruner: optuna.pruners.BasePruner | None = None,
         prior: HParams | None = None,
+        storage: Any = None,
+        study_name: str = STUDY_NAME,
     ) -> SearchStudy:
-        """Create or reopen the study (in `run_dir/optuna.db`, or in memory when None);
+        """Create or reopen the study (in `storage`, else `run_dir/optuna.db`, else in memory);
         a new study gets `prior` enqueued as its first trial."""
         make_sampler(sampler, seed)  # validates the name before any file is written
+        if storage is None and run_dir is not None:
+            storage = storage_url(run_dir)
         study = optuna.create_study(
-            storage=storage_url(run_dir) if run_dir is not None else None,
-            study_name=STUDY_NAME,
+            storage=storage,
+            study_name=study_name,
             direction="maximize",
             sampler=make_sampler(sampler, seed),
             pruner=pruner or optuna.pruners.NopPruner(),
@@ -114,30 +120,34 @@ class SearchStudy:
 
     # --- one round --------------------------------------------------------------------------
 
-    def trial_of(self, round_: int) -> FrozenTrial | None:
+    def trial_of(self, key: int) -> FrozenTrial | None:
+        """The study's trial of lab trial `key` (its round, when the round ran one trial)."""
         for trial in self.study.get_trials(deepcopy=False):
-            if trial.user_attrs.get(ROUND_ATTR) == round_:
+            if trial_key(trial) == key:
                 return trial
         return None
 
-    def start(self, round_: int, hparams: HParams, source: str) -> optuna.Trial:
-        """The running trial of `round_` with `hparams` (the existing one after a resume)."""
-        existing = self.trial_of(round_)
+    def start(
+        self, key: int, hparams: HParams, source: str, round_: int | None = None
+    ) -> optuna.Trial:
+        """The running trial `key` (of round `round_`, default `key`) with `hparams` (the
+        existing one after a resume)."""
+        existing = self.trial_of(key)
         if existing is not None and existing.state.is_finished():
-            raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
+            raise ValueError(f"trial {key} is already recorded as trial {existing.number}")
         if existing is not None and existing.state == TrialState.RUNNING:
             return optuna.trial.Trial(self.study, existing._trial_id)  # no public id getter
         queued = self.waiting()
-        if queued is None:  # enqueued with its round: a crash before ask() leaves it waiting
-            attrs = {SOURCE_ATTR: source, ROUND_ATTR: round_}
+        attrs = key_attrs(key, round_) | {SOURCE_ATTR: source}
+        if queued is None:  # enqueued with its key: a crash before ask() leaves it waiting
             self.study.enqueue_trial(hparams.model_dump(), user_attrs=attrs)
         elif queued != hparams:  # ask() would hand out the queued configuration instead
-            raise ValueError(f"round {round_}: the study's next trial is {queued.brief()}")
+            raise ValueError(f"trial {key}: the study's next trial is {queued.brief()}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = self.study.ask(self.distributions)
-        trial.set_user_attr(ROUND_ATTR, round_)
-        trial.set_user_attr(SOURCE_ATTR, source)
+        for name, value in attrs.items():
+            trial.set_user_attr(name, value)
         return trial
 
     def report(self, trial: optuna.Trial, epoch: int, val_acc: float) -> None:
@@ -146,13 +156,18 @@ class SearchStudy:
             trial.report(val_acc, epoch)
 
     def record(
-        self, round_: int, summary: TrialSummary, val_accs: Sequence[float], source: str
+        self,
+        key: int,
+        summary: TrialSummary,
+        val_accs: Sequence[float],
+        source: str,
+        round_: int | None = None,
     ) -> FrozenTrial:
-        """Tell the outcome of `round_` once; a second call returns the recorded trial."""
-        existing = self.trial_of(round_)
+        """Tell the outcome of trial `key` once; a second call returns the recorded trial."""
+        existing = self.trial_of(key)
         if existing is not None and existing.state.is_finished():
             return existing
-        trial = self.start(round_, summary.requested_hparams, source)
+        trial = self.start(key, summary.requested_hparams, source, round_)
         for epoch, acc in enumerate(val_accs, start=1):
             self.report(trial, epoch, acc)
         trial.set_user_attr(STATUS_ATTR, summary.status)
@@ -164,6 +179,23 @@ class SearchStudy:
             self.study.tell(trial, value, state=state)
         return self.study.get_trials(deepcopy=False)[trial.number]
 
+    def running(self) -> list[HParams]:
+        """The configurations of the trials in flight (started, not yet told)."""
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return [HParams(**t.params) for t in running if t.params]
+
     def best_value(self) -> float | None:
         done = [t.value for t in self.finished() if t.state == TrialState.COMPLETE]
         return max(done) if done else None
+
+
+def trial_key(trial: FrozenTrial) -> int | None:
+    """The lab trial number of a study trial (its round unless "trial" says otherwise)."""
+    return trial.user_attrs.get(TRIAL_ATTR, trial.user_attrs.get(ROUND_ATTR))
+
+
+def key_attrs(key: int, round_: int | None) -> dict[str, int]:
+    """The user attrs naming trial `key` of round `round_` (default: `key`)."""
+    if round_ is None or round_ == key:
+        return {ROUND_ATTR: key}
+    return {ROUND_ATTR: round_, TRIAL_ATTR: key}
