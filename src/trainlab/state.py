@@ -65,7 +65,16 @@ class Proposal(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)  # applied to the previous trial
 
 
-class FinalConfig(BaseModel):
+class TrialNumbered:
+    """A record of one trial: `number` is its trial number (its round, in records from before
+    several trials ran per round). The models declare `round` and `trial` themselves."""
+
+    @property
+    def number(self) -> int:
+        return self.trial or self.round  # type: ignore[attr-defined]
+
+
+class FinalConfig(TrialNumbered, BaseModel):
     """The supervisor's decision for a round."""
 
     round: int
@@ -77,13 +86,8 @@ class FinalConfig(BaseModel):
     remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
     trial: int | None = None  # the trial number (trial folder trial_{n-1}); several per round
 
-    @property
-    def number(self) -> int:
-        """The trial this record belongs to (its round, in records from before `trial`)."""
-        return self.trial or self.round
 
-
-class Analysis(BaseModel):
+class Analysis(TrialNumbered, BaseModel):
     """The analyst's reading of one trial's curves (analysis.json)."""
 
     round: int
@@ -94,11 +98,6 @@ class Analysis(BaseModel):
     policy: str
     trial: int | None = None
 
-    @property
-    def number(self) -> int:
-        """The trial this record belongs to (its round, in records from before `trial`)."""
-        return self.trial or self.round
-
 
 class Remedy(BaseModel):
     """A concrete change to the hyperparameters, with where the advice comes from."""
@@ -107,10 +106,10 @@ class Remedy(BaseModel):
     action: str
     changes: dict[str, Any]
     reference: str
-    applied_to: int | None = None  # the round whose trial it changed; None: the trial before
+    applied_to: int | None = None  # the number of the trial it changed; None: the one before
 
 
-class ResearchNote(BaseModel):
+class ResearchNote(TrialNumbered, BaseModel):
     """The researcher's remedies for one round (research.json)."""
 
     round: int
@@ -119,11 +118,6 @@ class ResearchNote(BaseModel):
     sources: list[str] = Field(default_factory=list)
     policy: str
     trial: int | None = None
-
-    @property
-    def number(self) -> int:
-        """The trial this record belongs to (its round, in records from before `trial`)."""
-        return self.trial or self.round
 
 
 # --- the records' JSON form in the graph state (a test checks they match the models' fields)

@@ -81,14 +81,14 @@ class RoundView:
     def last(self) -> Trial | None:
         return self.history[-1] if self.history else None
 
-    def note_of(self, round_: int) -> ResearchNote | None:
-        """The researcher's note on round `round_`'s trial, if the view holds it."""
-        return next((n for n in self.notes if n.round == round_), None)
+    def note_of(self, number: int) -> ResearchNote | None:
+        """The researcher's note on trial `number`, if the view holds it."""
+        return next((n for n in self.notes if n.number == number), None)
 
     def advice(self) -> AdviceBook:
         """Each remedy's measured record in this run (a pruned trial counts what it reached)."""
         return AdviceBook.measured(
-            [(t.final.round, t.final.remedies, t.reached) for t in self.history]
+            [(t.final.number, t.final.remedies, t.reached) for t in self.history]
         )
 
     def tried(self) -> set[tuple]:

@@ -163,7 +163,7 @@ class ExpertConsultant:
     ) -> tuple[HParams, str, list[str], list[Remedy]] | None:
         """The first untried remedy of the researcher's note on the best trial (ranked by its
         measured record), applied to the best trial; None when none is left."""
-        note = view.note_of(best.final.round)
+        note = view.note_of(best.final.number)
         if note is None:
             return None
         scored = [(t.summary.effective_hparams, t.score) for t in view.history]
@@ -176,7 +176,7 @@ class ExpertConsultant:
             f"Apply a remedy to the best so far ({best.score:.4f}, round {best.final.round}): "
             f"{remedy.action} ({remedy.flag}; {remedy.reference})."
         )
-        return hparams, text, notes, [remedy.model_copy(update={"applied_to": best.final.round})]
+        return hparams, text, notes, [remedy.model_copy(update={"applied_to": best.final.number})]
 
     @staticmethod
     def _apply(

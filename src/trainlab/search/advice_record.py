@@ -32,16 +32,16 @@ class AdviceBook:
 
     @classmethod
     def measured(cls, trials: Sequence[tuple[int, Sequence[Remedy], float]]) -> AdviceBook:
-        """From the run's trials in order: (round, remedies applied, accuracy). A remedy is
-        scored against the trial it changed (`applied_to`), else the trial before."""
+        """From the run's trials in order: (trial number, remedies applied, accuracy). A
+        remedy is scored against the trial it changed (`applied_to`), else the one before."""
         book, scores = cls(), {}
-        for index, (round_, remedies, score) in enumerate(trials):
+        for index, (number, remedies, score) in enumerate(trials):
             before = trials[index - 1][2] if index else None
             for remedy in remedies:
                 parent = scores.get(remedy.applied_to, before)
                 if parent is not None:
                     book.record(remedy, parent, score)
-            scores[round_] = score
+            scores[number] = score
         return book
 
     def record(self, remedy: Remedy, parent_score: float, score: float) -> None:
