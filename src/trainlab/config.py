@@ -134,6 +134,11 @@ class LabSettings(BaseModel):
     pruner: Literal["none", "asha", "hyperband", "median", "predictive"] = Field(
         "asha", description="stop bad trials early; predictive: the convergence predictor"
     )
+    adopt_components: bool = Field(
+        False, description="add an optimizer that a stagnation proposal's validation on the "
+        "lab's data found significantly better to the search space for the remaining rounds "
+        "(evidence: RUN_DIR/adopted.json)",
+    )  # fmt: skip
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
 

@@ -134,6 +134,8 @@ class HPONodes:
     def executor(self, state: HPOState) -> dict[str, Any]:
         self.runtime.display.phase(state["round"], "executor")
         final = FinalConfig.model_validate(state["finals"][-1])
+        adopted = [a["component"] for a in state.get("adopted", [])]
+        self.runtime.search(self.folder(state), adopted)  # the study of the adopted space
         summary = lab.execute_trial(self.runtime, self.folder(state), final)
         write_trial(self.folder(state), final.round, summary)
         return {
@@ -183,7 +185,7 @@ class HPONodes:
         run_dir, seed = folder.path, self.settings.train.seed
         best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
         # rounds: the settings' (a resume may have raised it)
-        return {
+        return self._adopt(state) | {
             "best": best and {"round": best["round"], "best_val_acc": best["best_val_acc"]},
             "round": state["round"] + 1,
             "rounds": self.settings.rounds,
@@ -191,6 +193,17 @@ class HPONodes:
             "research_proposals": Overwrite([]),  # now in the trial folder
             "proposal_request": {},
         }
+
+    def _adopt(self, state: HPOState) -> dict[str, Any]:
+        """--adopt-components: the optimizers the round's proposals earned (proposals/adoption)."""
+        if not self.settings.adopt_components or not state.get("research_proposals"):
+            return {}
+        from trainlab.proposals.adoption import adopt_round, write_adopted
+
+        asked, before = state["research_proposals"], state.get("adopted", [])
+        adopted = adopt_round(asked, before, self.settings.data.dataset)
+        write_adopted(self.folder(state).path, adopted)
+        return {"adopted": adopted}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         folder = self.folder(state)
@@ -202,6 +215,7 @@ class HPONodes:
             everything.get("best"),
             everything["research_proposals"],
             budget_record(trials, self.settings.epoch_budget),
+            everything.get("adopted", []),
         )
         write_html_report(folder.path, everything)
         folder.mark_finished()

@@ -167,9 +167,10 @@ def write_report(
     best: dict[str, Any] | None,
     proposals: Sequence[dict[str, Any]] = (),
     budget: dict[str, Any] | None = None,
+    adopted: Sequence[dict[str, Any]] = (),
 ) -> Path:
     """A short Markdown report of the run: the table, the best configuration, the research
-    proposals that stagnation triggered, the plots."""
+    proposals that stagnation triggered, the components adopted from them, the plots."""
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
@@ -203,6 +204,7 @@ def write_report(
             f"([proposal]({os.path.relpath(p['markdown_path'], run_dir)}))"
             for p in proposals
         ]
+    lines += adopted_lines(run_dir, adopted)
     commands = viewer_commands(run_dir)
     if commands:
         lines += ["", "## Open this run in", ""] + [f"    {command}" for command in commands]
@@ -210,6 +212,20 @@ def write_report(
     path = run_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def adopted_lines(run_dir: Path, adopted: Sequence[dict[str, Any]]) -> list[str]:
+    """The report's section on --adopt-components: each adoption with its evidence."""
+    if not adopted:
+        return []
+    lines = ["", "## Components adopted into the search space (adopted.json)", ""]
+    return lines + [
+        f"- after round {a['lab_round']}: optimizer {a['component']} — {a['metric']} "
+        f"{a['verdict']} (difference {a['diff_mean']:+.4g}, p {_significant(a['p_value'])}, "
+        f"{a['seeds']} paired seeds; test accuracy {a['accuracy_verdict']}) "
+        f"([proposal]({os.path.relpath(a['proposal'], run_dir)}))"
+        for a in adopted
+    ]
 
 
 def format_accuracy(value: float | None) -> str:

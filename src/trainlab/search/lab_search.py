@@ -22,15 +22,17 @@ from trainlab.state import FinalConfig, TrialSummary
 
 
 class LabSearch:
-    """One run's search state: opened from (or created in) the run folder."""
+    """One run's search state: opened from (or created in) the run folder; `adopted`:
+    the optimizers the lab adopted so far (`--adopt-components`), whose study it opens."""
 
-    def __init__(self, settings: LabSettings, run_dir: Path) -> None:
-        self.settings = settings
+    def __init__(self, settings: LabSettings, run_dir: Path, adopted: Sequence[str] = ()) -> None:
+        self.settings, self.adopted = settings, tuple(adopted)
         self.study = SearchStudy.open(
             settings.sampler,
             settings.train.seed,
             run_dir=run_dir,
             pruner=make_pruner(settings.pruner, settings.train.epochs),
+            adopted=self.adopted,
         )
 
     def state(self, view: RoundView) -> OptimizerState:
