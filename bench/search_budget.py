@@ -134,7 +134,13 @@ def run_lab_graph(
     asked = [f"round {r['lab_round']}: {'+'.join(r['components'])} {r['verdict']}" for r in
              state["research_proposals"]]  # fmt: skip
     adopted = [f"{a['component']} after round {a['lab_round']}" for a in state.get("adopted", [])]
-    return summaries, {"proposals": asked, "adopted": adopted}
+    names = {a["component"] for a in state.get("adopted", [])}
+    trained = [
+        f"round {k}: {s.requested_hparams.brief()} {s.status} {s.best_val_acc or 0:.4f}"
+        for k, s in enumerate(summaries, 1)
+        if s.requested_hparams.optimizer in names
+    ]
+    return summaries, {"proposals": asked, "adopted": adopted, "adopted_trials": trained}
 
 
 Method = Callable[[TrainSettings, ImageSplits, int, Path], Any]  # summaries[, found]
