@@ -45,8 +45,8 @@ def run_lab(lab_settings: LabSettings) -> tuple[Path, dict]:
 
 
 def significant(config: ExperimentConfig, metric: str, folder: Path, log=None) -> ValidationResult:
-    """The validator's test double: the candidate significantly better on the deciding metric
-    (what a real 2-seed validation on 1-epoch trials rarely finds)."""
+    """The validator's test double: the candidate significantly better on the deciding metric,
+    without training (the real validation of this setting finds no significant difference)."""
     better = Comparison(
         metric=metric, higher_is_better=True, n=config.seeds, baseline_mean=0.5,
         baseline_ci=0.01, candidate_mean=0.6, candidate_ci=0.01, diff_mean=0.1, diff_ci=0.02,
