@@ -82,6 +82,7 @@ def test_a_significant_validation_adds_the_optimizer_for_the_remaining_rounds(
     assert json.loads((run_dir / "adopted.json").read_text()) == [adoption]
     report = (run_dir / "report.md").read_text()
     assert f"optimizer {adoption['component']}" in report and "Components adopted" in report
+    assert f"optimizer {adoption['component']}" in (run_dir / "report.html").read_text()
     # the lab continued in the extended space: a new study, seeded with the earlier trials
     adopted_study = f"trainlab+{adoption['component']}"
     assert study_names(run_dir) == ["trainlab", adopted_study]
@@ -99,7 +100,8 @@ def test_a_non_significant_validation_adds_nothing(tmp_path) -> None:
     assert asked["lab_round"] == 2 and asked["verdict"] != "better"
     assert state.get("adopted") == [] and json.loads((run_dir / "adopted.json").read_text()) == []
     assert study_names(run_dir) == ["trainlab"]
-    assert "Components adopted" not in (run_dir / "report.md").read_text()
+    for report in ("report.md", "report.html"):
+        assert "Components adopted" not in (run_dir / report).read_text()
 
 
 def test_without_the_flag_even_a_significant_validation_changes_nothing(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def write_report(
     if proposals:
         lines += ["", "## Research proposals (asked for when the lab stagnated)", ""]
         lines += [
-            f"- round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no '}"
+            f"- round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no'} "
             f"components) — {p['verdict']} "
             f"([proposal]({os.path.relpath(p['markdown_path'], run_dir)}))"
             for p in proposals
@@ -218,14 +218,23 @@ def adopted_lines(run_dir: Path, adopted: Sequence[dict[str, Any]]) -> list[str]
     """The report's section on --adopt-components: each adoption with its evidence."""
     if not adopted:
         return []
-    lines = ["", "## Components adopted into the search space (adopted.json)", ""]
+    lines = ["", f"## {ADOPTED_TITLE}", ""]
     return lines + [
-        f"- after round {a['lab_round']}: optimizer {a['component']} — {a['metric']} "
-        f"{a['verdict']} (difference {a['diff_mean']:+.4g}, p {_significant(a['p_value'])}, "
-        f"{a['seeds']} paired seeds; test accuracy {a['accuracy_verdict']}) "
-        f"([proposal]({os.path.relpath(a['proposal'], run_dir)}))"
+        f"- {adoption_text(a)} ([proposal]({os.path.relpath(a['proposal'], run_dir)}))"
         for a in adopted
     ]
+
+
+ADOPTED_TITLE = "Components adopted into the search space (adopted.json)"
+
+
+def adoption_text(a: Mapping[str, Any]) -> str:
+    """One adoption and its evidence in words (Adoption JSON)."""
+    return (
+        f"after round {a['lab_round']}: optimizer {a['component']} — {a['metric']} "
+        f"{a['verdict']} (difference {a['diff_mean']:+.4g}, p {_significant(a['p_value'])}, "
+        f"{a['seeds']} paired seeds; test accuracy {a['accuracy_verdict']})"
+    )
 
 
 def format_accuracy(value: float | None) -> str:
