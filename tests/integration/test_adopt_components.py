@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from trainlab import lab
 from trainlab.config import DataSettings, LabSettings, TrainSettings
 from trainlab.experiments.config import ExperimentConfig
 from trainlab.experiments.stats import Comparison
@@ -34,13 +35,14 @@ def settings(tmp_path: Path, rounds: int, adopt: bool = True) -> LabSettings:
     )  # fmt: skip
 
 
-def run_lab(lab_settings: LabSettings) -> tuple[Path, dict]:
-    run_dir = start_run(lab_settings)
+def run_lab(lab_settings: LabSettings, run_dir: Path | None = None) -> tuple[Path, dict]:
+    """A new run, or (`run_dir`) the resumption of one, by a fresh runtime and graph."""
+    start = None if run_dir else {"run_dir": str(run_dir := start_run(lab_settings))}
     with open_checkpointer(run_dir) as saver:
         compiled, _ = build_hpo_graph(LabRuntime.offline(lab_settings), saver)
         limit = recursion_limit(lab_settings.rounds, lab_settings.consult_turns)
         config = {"configurable": {"thread_id": "t"}, "recursion_limit": limit}
-        state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
+        state = compiled.invoke(start, config, durability="sync")
     return run_dir, full_state(RunFolder(run_dir), state)
 
 
@@ -112,3 +114,31 @@ def test_without_the_flag_even_a_significant_validation_changes_nothing(
     assert state["research_proposals"][0]["verdict"] == "better"
     assert "adopted" not in state and not (run_dir / "adopted.json").exists()
     assert study_names(run_dir) == ["trainlab"]
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+def test_the_adopted_space_survives_a_crash_mid_trial_and_resume(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(validate, "measure", significant)
+    lab_settings = settings(tmp_path, rounds=3)
+    train = lab.execute_trial
+
+    def dies_once_its_round_3_trial_started(runtime, folder, final):
+        if final.round == 3 and not (tmp_path / "resumed").exists():
+            runtime.search(folder).should_stop(final)  # the trial is RUNNING in the study
+            raise Crash
+        return train(runtime, folder, final)
+
+    monkeypatch.setattr(lab, "execute_trial", dies_once_its_round_3_trial_started)
+    with pytest.raises(Crash):
+        run_lab(lab_settings)
+    (run_dir,) = (p for p in tmp_path.iterdir() if (p / "config.json").is_file())
+    adopted = json.loads((run_dir / "adopted.json").read_text())
+    (tmp_path / "resumed").touch()
+    _, state = run_lab(lab_settings, run_dir)  # a fresh runtime: the state's adopted list
+    assert state["adopted"] == adopted and len(adopted) == 1 and len(state["trials"]) == 3
+    adopted_study = f"trainlab+{adopted[0]['component']}"
+    assert rounds_in(run_dir, "trainlab") == [1, 2]
+    assert rounds_in(run_dir, adopted_study) == [1, 2, 3]  # the running trial continued
