@@ -68,7 +68,7 @@ def decide(
     if (
         config.dataset != dataset
         or len(tested) != 1
-        or registry.get(tested[0]).kind != "optimizer"
+        or not space.adoptable(tested[0])  # a registry optimizer with a baseline
         or tested[0] in choices
         or decided is None
         or decided.verdict != "better"
