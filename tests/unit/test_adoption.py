@@ -105,7 +105,6 @@ def test_a_significantly_better_optimizer_is_adopted_with_its_evidence() -> None
         validated("better", accuracy="worse"),
         validated("better", optimizer="adamw", loss="focal"),  # no loss dimension in the space
         validated("better", loss="focal"),  # two components at once: whose effect?
-        validated("better", optimizer="adamw"),  # the baseline against itself: nothing tested
     ],
 )
 def test_no_adoption_without_a_significant_clean_win_on_the_labs_data(proposal) -> None:
