@@ -50,6 +50,7 @@ from trainlab.training.trainer import run_trial
 
 HYBRID = "hybrid (study + 30 % consultants + ASHA)"
 LAB_GRAPH = "lab graph (offline, defaults: TPE + 30 % + ASHA)"
+LAB_ADOPT = "lab graph + --adopt-components (stagnation 3)"
 SETTINGS: dict[str, dict[str, Any]] = {
     "digits_w8_cap3": {"width": 8, "cap": 3, "train_fraction": 1.0},
     "digits_25pct_w8_cap4": {"width": 8, "cap": 4, "train_fraction": 0.25},
@@ -101,11 +102,15 @@ def run_lab(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) 
     return [o.summary for o in run.outcomes]
 
 
-def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) -> list:
+def run_lab_graph(
+    train: TrainSettings, data: ImageSplits, budget: int, folder: Path, adopt: bool = False
+) -> list | tuple[list, dict[str, Any]]:
     """The lab itself: the real graph, its offline agents and defaults, one consultation turn
     (the offline consultants do not change their proposal in a second one) and no research
     proposals (their validation trains outside the budget). It loads its own data: the same
-    digits split as `data`, so it runs only where the setting trains on all of train."""
+    digits split as `data`, so it runs only where the setting trains on all of train.
+    `adopt`: --adopt-components with the default --stagnation-rounds 3; also returns what
+    the proposals found and what was adopted (their validation epochs are outside the budget)."""
     from trainlab import lab
     from trainlab.graphs.hpo import build_hpo_graph
     from trainlab.graphs.shared import run_config
@@ -113,8 +118,9 @@ def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: 
     from trainlab.runstore import RunFolder, open_checkpointer
 
     settings = LabSettings(
-        rounds=budget, consult_turns=1, stagnation_rounds=0, offline=True, output_dir=folder,
-        budget_epochs=budget, train=train, data=DataSettings(dataset="digits", val_split=0.2),
+        rounds=budget, consult_turns=1, stagnation_rounds=3 if adopt else 0, offline=True,
+        output_dir=folder, budget_epochs=budget, train=train, adopt_components=adopt,
+        data=DataSettings(dataset="digits", val_split=0.2),
     )  # fmt: skip
     run_dir = lab.start_run(settings)
     with open_checkpointer(run_dir) as saver:
@@ -122,10 +128,22 @@ def run_lab_graph(train: TrainSettings, data: ImageSplits, budget: int, folder: 
         config = run_config(run_dir.name, lab.hpo_supersteps(settings))
         state = compiled.invoke({"run_dir": str(run_dir)}, config, durability="sync")
     state = full_state(RunFolder(run_dir), state)  # the trials live in their folders
-    return [TrialSummary.model_validate(t) for t in state["trials"]]
+    summaries = [TrialSummary.model_validate(t) for t in state["trials"]]
+    if not adopt:
+        return summaries
+    asked = [f"round {r['lab_round']}: {'+'.join(r['components'])} {r['verdict']}" for r in
+             state["research_proposals"]]  # fmt: skip
+    adopted = [f"{a['component']} after round {a['lab_round']}" for a in state.get("adopted", [])]
+    names = {a["component"] for a in state.get("adopted", [])}
+    trained = [
+        f"round {k}: {s.requested_hparams.brief()} {s.status} {s.best_val_acc or 0:.4f}"
+        for k, s in enumerate(summaries, 1)
+        if s.requested_hparams.optimizer in names
+    ]
+    return summaries, {"proposals": asked, "adopted": adopted, "adopted_trials": trained}
 
 
-Method = Callable[[TrainSettings, ImageSplits, int, Path], list[TrialSummary]]
+Method = Callable[[TrainSettings, ImageSplits, int, Path], Any]  # summaries[, found]
 METHODS: dict[str, Method] = {
     "random search": lambda *a: run_optuna("random", "none", *a),
     "optuna TPE": lambda *a: run_optuna("tpe", "none", *a),
@@ -136,6 +154,7 @@ METHODS: dict[str, Method] = {
     ),
     HYBRID: run_lab,
     LAB_GRAPH: run_lab_graph,
+    LAB_ADOPT: lambda *a: run_lab_graph(*a, adopt=True),
 }
 
 
@@ -180,15 +199,16 @@ def run_setting(name: str, seed: int, budget: int, methods: list[str]) -> dict[s
     )
     results = {}
     for method in methods:
-        if method == LAB_GRAPH and cfg["train_fraction"] < 1.0:
+        if method in (LAB_GRAPH, LAB_ADOPT) and cfg["train_fraction"] < 1.0:
             continue
         run = METHODS[method]
         with tempfile.TemporaryDirectory() as tmp:
-            results[method] = score(run(train, data, budget, Path(tmp)), budget)
-        r = results[method]
+            out = run(train, data, budget, Path(tmp))
+        summaries, found = out if isinstance(out, tuple) else (out, {})
+        results[method] = r = score(summaries, budget) | found
         print(
             f"{name} seed {seed} {method}: val {r['best_val_acc']:.4f} test {r['test_acc']:.4f} "
-            f"trials {r['trials']} pruned {r['pruned']}",
+            f"trials {r['trials']} pruned {r['pruned']}" + (f" {found}" if found else ""),
             flush=True,
         )
     return results

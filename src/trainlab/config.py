@@ -166,6 +166,11 @@ class LabSettings(BaseModel):
         "postgresql://user@host/db (shared by several lab processes); default: "
         "sqlite:///RUN_DIR/optuna.db",
     )  # fmt: skip
+    adopt_components: bool = Field(
+        False, description="add an optimizer that a stagnation proposal's validation on the "
+        "lab's data found significantly better to the search space for the remaining rounds "
+        "(evidence: RUN_DIR/adopted.json)",
+    )  # fmt: skip
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
 
@@ -207,6 +212,11 @@ class LabSettings(BaseModel):
         from trainlab.execution.ray_backend import validate_ray_settings
 
         validate_ray_settings(self.ray_settings)
+        if self.workers > 1 and self.adopt_components:
+            raise ValueError(
+                f"--adopt-components with --workers {self.workers}: adoption runs one trial at "
+                "a time; drop one of the two"
+            )
         if self.workers > 1 and self.train.device.startswith("cuda") and not self.gpus_per_trial:
             # Ray hides the GPUs from a task that asks for none
             raise ValueError(

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trainlab.agents.base import Advisors, RoundView
 from trainlab.agents.factory import build_advisors
@@ -19,6 +19,12 @@ from trainlab.reporting.trackers import also_track, open_tracker
 from trainlab.runstore import RunFolder, new_run_dir, read_json, write_json
 from trainlab.search.lab_search import LabSearch, predicted_final
 from trainlab.state import Analysis, FinalConfig, ResearchNote, TrialSummary
+
+if TYPE_CHECKING:
+    from trainlab.config import TrainSettings
+    from trainlab.space import HParams
+    from trainlab.training.data import ImageSplits
+    from trainlab.training.trainer import TrialComponents
 
 
 class LabDisplay(Protocol):
@@ -72,11 +78,13 @@ class LabRuntime:
     def run_dir(self, path: Path | None) -> None:
         self.folder = RunFolder(path) if path else None
 
-    def search(self, folder: RunFolder) -> LabSearch:
-        """The run's search state (its study in the run folder), opened on first use."""
-        if self._search is None:
+    def search(self, folder: RunFolder, adopted: Sequence[str] | None = None) -> LabSearch:
+        """The run's search state (its study in the run folder), opened on first use and
+        again when `adopted` (the state's adopted optimizers; None: as open) changes."""
+        if self._search is None or (adopted is not None and tuple(adopted) != self._search.adopted):
             thread = read_json(folder.record)["thread_id"] if folder.record.is_file() else ""
-            self._search = LabSearch(self.settings, folder.path, thread or folder.path.name)
+            thread = thread or folder.path.name
+            self._search = LabSearch(self.settings, folder.path, thread, adopted or ())
         return self._search
 
     def backend(self) -> Any:
@@ -91,7 +99,7 @@ class LabRuntime:
         """What the round's agents see: the graph state and the run's optimizer."""
         folder = self.folder or RunFolder(state["run_dir"])  # the CLI's (a resume: moved?)
         view = RoundView.from_state(full_state(folder, state))
-        search = self.search(folder)
+        search = self.search(folder, view.adopted)
         return replace(view, optimizer=search.state(view))
 
     def transcripts_dir(self) -> Path | None:
@@ -142,7 +150,8 @@ def trial_dir(run_dir: os.PathLike[str] | str, round_: int) -> Path:
 
 def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> TrialSummary:
     """Train the round's configuration (resuming a half-finished trial after a crash) for the
-    epochs the budget leaves it, reporting each epoch to the run's study and its pruner."""
+    epochs the budget leaves it, reporting each epoch to the run's study and its pruner (the
+    open one: with adopted optimizers, `runtime.search(folder, adopted)` opened it first)."""
     from trainlab.training.data import load_splits
     from trainlab.training.trainer import run_trial
 
@@ -151,13 +160,15 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
     trial = folder.trial(final.number)
     tracker = open_tracker(settings.tracker, folder.path)
     tracker.start_trial(trial.name, final.hparams.model_dump())
+    train = settings.train.model_copy(update={"epochs": search.epochs_for(final.number)})
     summary = run_trial(
         final.hparams,
-        settings.train.model_copy(update={"epochs": search.epochs_for(final.number)}),
+        train,
         data,
         trial,
         on_epoch=also_track(tracker, runtime.display.epoch),
         should_stop=search.should_stop(final),
+        components=adopted_components(search.adopted, final.hparams, data, train),
     )
     tracker.end_trial(summary)
     search.record(final, summary, [row["val_acc"] for row in read_epoch_rows(trial)])
@@ -229,6 +240,26 @@ def _recorded(
     summary = summary.model_copy(update={"trial_dir": str(trial)})
     runtime.display.trial_done(final.round, summary)
     return summary
+
+
+def adopted_components(
+    adopted: Sequence[str], hparams: HParams, data: ImageSplits, train: TrainSettings
+) -> TrialComponents | None:
+    """TrialComponents building the adopted optimizers (None without any: the defaults)."""
+    if not adopted:
+        return None
+    from trainlab.components.registry import BuildContext
+    from trainlab.proposals.adoption import AdoptedSpace
+    from trainlab.training.trainer import TrialComponents
+
+    per_epoch = max(1, len(data.train_y) // hparams.train_batch_size)  # as the trainer counts
+    ctx = BuildContext(
+        num_classes=data.num_classes,
+        total_steps=per_epoch * train.epochs,
+        steps_per_epoch=per_epoch,
+        width=train.model_width,
+    )
+    return TrialComponents(build_optimizer=AdoptedSpace(tuple(adopted)).build_optimizer(ctx))
 
 
 def read_epoch_rows(folder: Path) -> list[dict[str, float]]:

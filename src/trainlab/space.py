@@ -128,7 +128,7 @@ class HParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    optimizer: Literal["adam", "sgd"]
+    optimizer: str  # adam, sgd, or an optimizer the lab adopted (`adoptable`)
     learning_rate: float
     train_batch_size: int
     weight_decay: float
@@ -142,7 +142,7 @@ class HParams(BaseModel):
             low, high = dim.bounds
             if not (math.isfinite(value) and low <= value <= high):
                 raise ValueError(f"{dim.name}={value} is outside [{low:g}, {high:g}]")
-        elif value not in dim.choices:
+        elif value not in dim.choices and not (dim.name == "optimizer" and adoptable(value)):
             raise ValueError(f"{dim.name}={value} is not one of {list(dim.choices)}")
         return value
 
@@ -159,6 +159,15 @@ class HParams(BaseModel):
             text = f"{value:.3g}" if isinstance(value, float) else str(value)
             parts.append(f"{dim.short}={text}" if dim.short else text)
         return " ".join(parts)
+
+
+def adoptable(name: Any) -> bool:
+    """A registry optimizer that is measured against a baseline: what `--adopt-components`
+    may add to the optimizer choices (proposals/adoption.py); records holding one validate."""
+    from trainlab.components import registry  # it imports this module
+
+    component = registry.REGISTRY.get(name) if isinstance(name, str) else None
+    return component is not None and component.kind == "optimizer" and bool(component.baseline)
 
 
 def defaults() -> HParams:
@@ -182,12 +191,14 @@ def _as_number(name: str, raw: Any) -> float:
     return value
 
 
-def _coerce_one(dim: Dimension, raw: Any) -> tuple[Any, str | None]:
-    """One value into its dimension: (value, warning or None); unusable → SpaceError."""
+def _coerce_one(dim: Dimension, raw: Any, choices: tuple[Any, ...] = ()) -> tuple[Any, str | None]:
+    """One value into its dimension (categorical: one of `choices`, default the dimension's):
+    (value, warning or None); unusable → SpaceError."""
     if dim.kind == "categorical":
         value = str(raw).strip().lower()
-        if value not in dim.choices:
-            raise SpaceError(f"{dim.name} must be one of {list(dim.choices)}, got {raw!r}")
+        if value not in (choices or dim.choices):
+            allowed = list(choices or dim.choices)
+            raise SpaceError(f"{dim.name} must be one of {allowed}, got {raw!r}")
         return value, None
     number = _as_number(dim.name, raw)
     if dim.kind == "float":
@@ -204,8 +215,11 @@ def _coerce_one(dim: Dimension, raw: Any) -> tuple[Any, str | None]:
     return nearest, f"{dim.name}={number:g} snapped to {nearest} (allowed {list(dim.choices)})"
 
 
-def coerce(raw: Mapping[str, Any]) -> tuple[HParams, list[str]]:
-    """Turn a proposal into HParams, clamping out-of-range values with a warning each.
+def coerce(
+    raw: Mapping[str, Any], optimizers: tuple[str, ...] = OPTIMIZERS
+) -> tuple[HParams, list[str]]:
+    """Turn a proposal into HParams, clamping out-of-range values with a warning each;
+    `optimizers`: the optimizer choices (the adopted space's, in a lab that adopted one).
 
     Raises SpaceError when a value is missing, non-numeric or an unknown choice: such a
     proposal is unusable and must be rejected, never replaced by a default.
@@ -216,7 +230,8 @@ def coerce(raw: Mapping[str, Any]) -> tuple[HParams, list[str]]:
     values: dict[str, Any] = {}
     warnings: list[str] = []
     for dim in SPACE:
-        values[dim.name], warning = _coerce_one(dim, raw[dim.name])
+        choices = optimizers if dim.name == "optimizer" else ()
+        values[dim.name], warning = _coerce_one(dim, raw[dim.name], choices)
         if warning:
             warnings.append(warning)
     return HParams(**values), warnings
@@ -238,7 +253,7 @@ def apply_changes(hparams: HParams, changes: Mapping[str, str]) -> tuple[HParams
             values[name] = values[name] + float(operand)
         else:
             raise SpaceError(f"change {edit!r} for {name} must start with '=', '*' or '+'")
-    return coerce(values)
+    return coerce(values, _keeping(hparams))
 
 
 # Floats first: the order the offline consultant's recorded runs drew coordinates in.
@@ -255,15 +270,30 @@ def perturb(hparams: HParams, rng: random.Random) -> HParams:
         values[dim.name] += rng.choice([-dim.step, dim.step])
     else:
         values[dim.name] *= rng.choice([1 / dim.step, dim.step])
-    return coerce(values)[0]
+    return coerce(values, _keeping(hparams))[0]
+
+
+def _keeping(hparams: HParams) -> tuple[str, ...]:
+    """The optimizer choices plus the point's own (an adopted one stays where it is)."""
+    return tuple(dict.fromkeys((*OPTIMIZERS, hparams.optimizer)))
 
 
 # --- views of the table for prompts, schemas, samplers and the `train` command -------------
 
 
-def describe() -> str:
-    """The space in words, for prompts and help texts."""
-    return "\n".join(f"- {d.name}: {d.domain()} — {d.description}" for d in SPACE)
+def describe(optimizers: tuple[str, ...] = OPTIMIZERS) -> str:
+    """The space in words, for prompts and help texts (`optimizers`: the adopted space's)."""
+    adopted = ", ".join(name for name in optimizers if name not in OPTIMIZERS)
+
+    def line(d: Dimension) -> str:
+        if d.name != "optimizer" or not adopted:
+            return f"- {d.name}: {d.domain()} — {d.description}"
+        return (
+            f"- optimizer: one of {', '.join(optimizers)} — {d.description}; adopted by this "
+            f"lab after a significant validation: {adopted} (wrappers wrap AdamW)"
+        )
+
+    return "\n".join(line(d) for d in SPACE)
 
 
 def answer_fields() -> dict[str, Any]:
@@ -275,14 +305,18 @@ def answer_fields() -> dict[str, Any]:
     return {d.name: (d.type, Field(description=f"{d.description}; {d.domain()}")) for d in SPACE}
 
 
-def optuna_distributions() -> dict[str, optuna.distributions.BaseDistribution]:
-    """The space as Optuna distributions (for TPE/CMA-ES ask/tell), categoricals first."""
+def optuna_distributions(
+    optimizers: tuple[str, ...] = OPTIMIZERS,
+) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The space as Optuna distributions (for TPE/CMA-ES ask/tell), categoricals first;
+    `optimizers`: the optimizer choices (an adopted space's, proposals/adoption.py)."""
     dists: dict[str, optuna.distributions.BaseDistribution] = {}
     for dim in sorted(SPACE, key=lambda d: d.kind == "float"):
         if dim.kind == "float":
             dists[dim.name] = optuna.distributions.FloatDistribution(*dim.bounds, log=dim.log)
         else:
-            dists[dim.name] = optuna.distributions.CategoricalDistribution(dim.choices)
+            choices = optimizers if dim.name == "optimizer" else dim.choices
+            dists[dim.name] = optuna.distributions.CategoricalDistribution(choices)
     return dists
 
 
@@ -298,5 +332,9 @@ def add_flags(group: argparse._ActionsContainer) -> None:
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
-    """The configuration that `add_flags`' flags describe (ValidationError if outside)."""
-    return HParams(**{d.name: getattr(args, d.name) for d in SPACE})
+    """The configuration that `add_flags`' flags describe (ValidationError if outside; an
+    optimizer only a lab adopts is a SpaceError naming the flag)."""
+    hparams = HParams(**{d.name: getattr(args, d.name) for d in SPACE})
+    if hparams.optimizer not in OPTIMIZERS:
+        raise SpaceError(f"--optimizer {hparams.optimizer}: use one of {', '.join(OPTIMIZERS)}")
+    return hparams

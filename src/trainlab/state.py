@@ -246,3 +246,4 @@ class HPOState(LabInput, total=False):
     best: BestDict | None  # the run's best so far (all of it: best_overall.json)
     proposal_request: dict[str, Any]  # the proposal subgraph's input (graphs/proposal.py)
     research_proposals: Annotated[list[dict[str, Any]], operator.add]  # its ProposalRecords
+    adopted: list[dict[str, Any]]  # every Adoption so far (--adopt-components; record writes it)

@@ -3,18 +3,23 @@ validation on the lab's own data, and the extended space accepts it."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
+from trainlab.agents.base import RoundView
 from trainlab.components.optimizers import LookAhead
 from trainlab.components.registry import BuildContext
+from trainlab.config import TrainSettings
 from trainlab.experiments.config import ExperimentConfig
 from trainlab.experiments.stats import Comparison
-from trainlab.proposals.adoption import AdoptedSpace, decide
+from trainlab.lab import adopted_components
+from trainlab.proposals.adoption import AdoptedSpace, adopt_round, decide
 from trainlab.proposals.schema import ResearchProposal, ResearchProposalBuilder, ValidationResult
 from trainlab.proposals.workflow import ProposalRecord
-from trainlab.space import SpaceError
+from trainlab.space import HParams, SpaceError
 
 POINT = dict(learning_rate=0.01, train_batch_size=64, weight_decay=1e-4, label_smoothing=0.0)
 
@@ -124,3 +129,22 @@ def test_the_space_accepts_an_adopted_optimizer_only_after_adoption() -> None:
         [nn.Parameter(torch.zeros(2))], grown.hparams({"optimizer": "adam", **POINT})
     )
     assert isinstance(plain, torch.optim.AdamW)
+
+
+def test_a_lab_round_adopts_from_its_proposal_files_once(tmp_path) -> None:
+    json_path, _ = validated("better").save(tmp_path, "round_4")
+    raw = record().model_copy(update={"json_path": str(json_path)}).model_dump(mode="json")
+    (adopted,) = adopt_round([raw], [], "digits")
+    assert (adopted["component"], adopted["proposal"]) == ("lookahead", str(json_path))
+    assert adopt_round([raw], [adopted], "digits") == [adopted]  # a choice already
+    assert adopt_round([raw], [], "synthetic") == []  # measured on other data
+    view = RoundView.from_state({"round": 5, "adopted": [adopted]})
+    assert view.optimizers == ("adam", "sgd", "lookahead")
+
+
+def test_the_executor_builds_an_adopted_optimizer_and_nothing_else_changes() -> None:
+    data = SimpleNamespace(train_y=torch.zeros(640), num_classes=10)  # what it reads
+    hp = HParams(optimizer="lookahead", **POINT)
+    built = adopted_components(("lookahead",), hp, data, TrainSettings(epochs=2))
+    assert isinstance(built.build_optimizer([nn.Parameter(torch.zeros(2))], hp), LookAhead)
+    assert adopted_components((), hp, data, TrainSettings()) is None  # the trainer's defaults

@@ -137,3 +137,23 @@ def test_artifacts_are_readable_by_others_under_the_umask(tmp_path: Path) -> Non
 
 def test_old_config_with_num_workers_still_loads() -> None:
     assert TrainSettings.model_validate({"num_workers": 4, "epochs": 2}).epochs == 2
+
+
+def test_adopt_components_is_off_by_default_a_flag_and_kept_on_resume(tmp_path: Path) -> None:
+    from trainlab.commands import lab
+    from trainlab.commands.options import UsageError, settings_from
+
+    parser, flags = lab.build_parser()
+    assert settings_from(LabSettings, parser.parse_args([])).adopt_components is False
+    asked = settings_from(LabSettings, parser.parse_args(["--adopt-components"]))
+    assert asked.adopt_components is True and flags["adopt_components"] == "--adopt-components"
+    write_json(tmp_path / "config.json", asked.model_dump(mode="json"))
+    parser, flags = lab.build_parser()
+    resumed = lab.resume_settings(parser, flags, ["--rounds", "12"], tmp_path)
+    assert resumed.adopt_components is True  # config.json's, with no flag repeated
+    parser, flags = lab.build_parser()
+    with pytest.raises(UsageError, match="--adopt-components: a resumed run keeps the settings"):
+        lab.resume_settings(parser, flags, ["--no-adopt-components"], tmp_path)
+    old = LabSettings().model_dump(mode="json")
+    del old["adopt_components"]  # a run from before the flag resumes as it ran
+    assert LabSettings.model_validate(old).adopt_components is False

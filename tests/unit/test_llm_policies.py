@@ -125,6 +125,17 @@ def test_consultant_answer_becomes_a_proposal_and_a_transcript(tmp_path):
     assert json.loads(entry["exchanges"][0]["response"])["learning_rate"] == 0.003
 
 
+def test_an_adopted_optimizer_is_in_the_prompt_and_accepted_only_once_adopted():
+    adopted = RoundView(1, (), None, None, adopted=("lookahead",))
+    answer = tool("ProposalOut", **GOOD | {"optimizer": "lookahead"}, message="Wrap it.")
+    llm = role_llm([answer])
+    proposal = consultant(llm).propose(adopted, None)
+    assert proposal.hparams.optimizer == "lookahead" and proposal.policy == "llm:fake-model"
+    assert space.describe(adopted.optimizers) in llm.chat.prompts[0][0]
+    refused = consultant(role_llm([answer] * 2)).propose(FIRST_ROUND, None)  # not adopted
+    assert refused.policy.startswith("offline") and refused.hparams.optimizer != "lookahead"
+
+
 def test_prompts_are_sanitized_even_when_the_other_side_names_the_model():
     llm = role_llm([tool("ProposalOut", **GOOD, message="ok")])
     other = ExpertConsultant(0).propose(FIRST_ROUND, None)

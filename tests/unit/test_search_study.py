@@ -91,3 +91,25 @@ def test_a_round_cannot_jump_the_queued_prior() -> None:
     with pytest.raises(ValueError, match=r"next trial is sgd lr=0\.05"):
         search.start(1, OTHER, "optimizer")
     assert search.start(1, PRIOR, "prior").params == PRIOR.model_dump()
+
+
+def test_an_adopted_optimizer_continues_in_a_new_study_seeded_with_the_old_trials(
+    tmp_path: Path,
+) -> None:
+    search = SearchStudy.open("tpe", 0, run_dir=tmp_path, prior=PRIOR)
+    finish(search, 1, PRIOR, "complete", [0.5, 0.7])
+    finish(search, 2, OTHER, "pruned", [0.2])
+    finish(search, 3, OTHER.model_copy(update={"learning_rate": 0.02}), "failed", [0.1])
+    grown = SearchStudy.open("tpe", 0, run_dir=tmp_path, prior=PRIOR, adopted=("lookahead",))
+    assert grown.study.study_name == "trainlab+lookahead" and grown.waiting() is None
+    assert [t.state for t in grown.finished()] == [t.state for t in search.finished()]
+    assert {t.distributions["optimizer"].choices for t in grown.finished()} == {
+        ("adam", "sgd", "lookahead")
+    }
+    assert grown.best_value() == 0.7 and grown.peek(4).optimizer in ("adam", "sgd", "lookahead")
+    finish(grown, 4, PRIOR.model_copy(update={"optimizer": "lookahead"}), "complete", [0.8])
+    again = SearchStudy.open("tpe", 0, run_dir=tmp_path, adopted=("lookahead",))  # --resume
+    assert [t.user_attrs["round"] for t in again.finished()] == [1, 2, 3, 4]
+    assert len(search.study.trials) == 3  # the first study is left as it was
+    nothing = SearchStudy.open("tpe", 0, run_dir=tmp_path)
+    assert nothing.study.study_name == STUDY_NAME

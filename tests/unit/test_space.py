@@ -175,3 +175,21 @@ def test_perturb_moves_one_perturbable_coordinate_and_stays_in_the_space() -> No
 def test_brief_shows_every_dimension_with_its_label() -> None:
     assert space.defaults().brief() == "sgd lr=0.05 bs=128 wd=0.0005 ls=0.1"
     assert len(space.defaults().brief().split()) == len(space.SPACE)
+
+
+def test_only_an_adopted_optimizer_widens_the_choices_and_a_point_keeps_its_own() -> None:
+    grown = ("adam", "sgd", "lookahead")
+    with pytest.raises(SpaceError, match="optimizer must be one of"):
+        coerce(VALID | {"optimizer": "lookahead"})  # not adopted: refused as before
+    point, _ = coerce(VALID | {"optimizer": "LookAhead"}, grown)
+    assert point.optimizer == "lookahead" and HParams(**point.model_dump()) == point
+    assert space.perturb(point, random.Random(0)).optimizer == "lookahead"
+    assert space.apply_changes(point, {"learning_rate": "*0.5"})[0].optimizer == "lookahead"
+    assert space.optuna_distributions(grown)["optimizer"].choices == grown
+    assert "adopted by this lab after a significant validation: lookahead" in space.describe(grown)
+    assert space.describe() == space.describe(space.OPTIMIZERS)
+    with pytest.raises(ValidationError):  # a baseline, not a candidate: never adoptable
+        HParams(**VALID | {"optimizer": "adamw"})
+    args = argparse.Namespace(**VALID | {"optimizer": "lookahead"})
+    with pytest.raises(SpaceError, match="--optimizer lookahead: use one of adam, sgd"):
+        space.hparams_from_args(args)  # `train` trains the space's optimizers only

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from trainlab import space
 from trainlab.search.advice_record import AdviceBook
 from trainlab.space import HParams
 from trainlab.state import Analysis, FinalConfig, Proposal, ResearchNote, TrialSummary
@@ -57,7 +58,13 @@ class RoundView:
     analysis: Analysis | None
     research: ResearchNote | None
     optimizer: OptimizerState | None = None  # the lab's study; None outside the lab
-    notes: tuple[ResearchNote, ...] = ()  # every round's research note (`research` is the last)
+    notes: tuple[ResearchNote, ...] = ()  # every trial's research note (`research`: the last)
+    adopted: tuple[str, ...] = ()  # optimizers the lab adopted (--adopt-components)
+
+    @property
+    def optimizers(self) -> tuple[str, ...]:
+        """The optimizer choices this round: the space's, then the adopted ones."""
+        return (*space.OPTIMIZERS, *self.adopted)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> RoundView:
@@ -71,6 +78,7 @@ class RoundView:
             analysis=Analysis.model_validate(analyses[-1]) if analyses else None,
             research=notes[-1] if notes else None,
             notes=notes,
+            adopted=tuple(a["component"] for a in state.get("adopted") or []),
         )
 
     @property

@@ -16,11 +16,17 @@ from trainlab.state import Analysis, Proposal, ResearchNote, TrialSummary
 
 CURVE_COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr")
 
-LAB = f"""You work in a hyperparameter-optimization lab that trains a small image classifier.
+LAB = """You work in a hyperparameter-optimization lab that trains a small image classifier.
 The dataset and the network are deliberately not named: do not guess or mention them.
 The search space (the only values that can be trained):
-{space.describe()}
+{space}
 Answer with concrete values inside the space, never placeholders."""
+
+
+def lab(optimizers: tuple[str, ...] = space.OPTIMIZERS) -> str:
+    """The lab's system text, its space with the optimizer choices of this round."""
+    return LAB.format(space=space.describe(optimizers))
+
 
 CONSULTANT = """You are {name}, one of two consultants. Propose the configuration to train next.
 Weigh the trial history, the analyst's flags, the researcher's remedies, the classical
@@ -100,7 +106,7 @@ def consultant(name: str, view: RoundView, other: Proposal | None, sampler: HPar
         else "The other consultant has not spoken yet this round."
     )
     return [
-        ("system", f"{LAB}\n\n{CONSULTANT.format(name=name)}"),
+        ("system", f"{lab(view.optimizers)}\n\n{CONSULTANT.format(name=name)}"),
         ("human", f"{_context(view, sampler)}\n\n{said}"),
     ]
 
@@ -108,7 +114,7 @@ def consultant(name: str, view: RoundView, other: Proposal | None, sampler: HPar
 def supervisor(view: RoundView, proposals: Sequence[Proposal], sampler: HParams) -> Messages:
     items = [f"- {p.author}: {p.hparams.brief()} — {p.rationale}" for p in proposals]
     return [
-        ("system", f"{LAB}\n\n{SUPERVISOR}"),
+        ("system", f"{lab(view.optimizers)}\n\n{SUPERVISOR}"),
         ("human", f"{_context(view, sampler)}\n\nProposals:\n" + "\n".join(items)),
     ]
 
@@ -122,7 +128,7 @@ def curve_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def analyst(summary: TrialSummary, rows: Sequence[Mapping[str, Any]], base: Analysis) -> Messages:
     return [
-        ("system", f"{LAB}\n\n{ANALYST}"),
+        ("system", f"{lab()}\n\n{ANALYST}"),
         (
             "human",
             f"Trial {summary.status} after {summary.epochs_run} epochs with "
@@ -141,7 +147,7 @@ def search_query(analysis: Analysis) -> str:
 def researcher(analysis: Analysis, results: Sequence[SearchResult]) -> Messages:
     listing = "\n".join(f"[{i}] {r.title} — {r.url}\n{r.snippet}" for i, r in enumerate(results))
     return [
-        ("system", f"{LAB}\n\n{RESEARCHER}"),
+        ("system", f"{lab()}\n\n{RESEARCHER}"),
         (
             "human",
             f"Flags: {', '.join(analysis.flags)}. {analysis.summary}\n\nSearch results:\n{listing}",

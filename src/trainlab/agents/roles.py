@@ -30,13 +30,16 @@ from trainlab.state import Analysis, FinalConfig, Proposal, Remedy, ResearchNote
 MAX_KEYWORDS = 8
 
 
-def checked_hparams(out: HParamsOut) -> tuple[HParams, list[str]]:
-    """The answer's configuration, clamped into the space with warnings; unusable → error."""
+def checked_hparams(
+    out: HParamsOut, optimizers: tuple[str, ...] = space.OPTIMIZERS
+) -> tuple[HParams, list[str]]:
+    """The answer's configuration, clamped into the space (`optimizers`: the round's
+    choices) with warnings; unusable → error."""
     values = out.model_dump(include=set(space.FIELDS))
     for name in space.LOG_SCALE:
         if values[name] <= 0:
             raise InvalidAnswer(f"{name} must be a positive number, got {values[name]}")
-    return space.coerce(values)
+    return space.coerce(values, optimizers)
 
 
 class SearchFailed(RuntimeError):
@@ -53,7 +56,7 @@ class LLMConsultant:
 
     def propose(self, view: RoundView, other: Proposal | None) -> Proposal:
         def build(out: ProposalOut) -> Proposal:
-            hparams, warnings = checked_hparams(out)
+            hparams, warnings = checked_hparams(out, view.optimizers)
             return Proposal(
                 round=view.round,
                 author=self.name,
@@ -82,7 +85,7 @@ class LLMSupervisor:
         authors = {p.author for p in proposals}
 
         def build(out: FinalOut) -> FinalConfig:
-            hparams, warnings = checked_hparams(out)
+            hparams, warnings = checked_hparams(out, view.optimizers)
             if hparams.key() in view.tried():
                 raise InvalidAnswer(f"{hparams.brief()} was already trained; choose another")
             return FinalConfig(

@@ -140,6 +140,8 @@ class HPONodes:
         self.runtime.display.phase(state["round"], "executor")
         finals = [FinalConfig.model_validate(f) for f in state["finals"]]
         folder = self.folder(state)
+        adopted = [a["component"] for a in state.get("adopted", [])]
+        self.runtime.search(folder, adopted)  # the study of the adopted space
         if self.settings.workers == 1:
             summaries = [lab.execute_trial(self.runtime, folder, finals[-1])]
         else:
@@ -209,7 +211,7 @@ class HPONodes:
         run_dir, seed = folder.path, self.settings.train.seed
         best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
         # rounds: the settings' (a resume may have raised it)
-        return {
+        return self._adopt(state) | {
             "best": best and {"round": best["round"], "best_val_acc": best["best_val_acc"]},
             "round": state["round"] + 1,
             "rounds": self.settings.rounds,
@@ -217,6 +219,17 @@ class HPONodes:
             "research_proposals": Overwrite([]),  # now in the trial folder
             "proposal_request": {},
         }
+
+    def _adopt(self, state: HPOState) -> dict[str, Any]:
+        """--adopt-components: the optimizers the round's proposals earned (proposals/adoption)."""
+        if not self.settings.adopt_components or not state.get("research_proposals"):
+            return {}
+        from trainlab.proposals.adoption import adopt_round, write_adopted
+
+        asked, before = state["research_proposals"], state.get("adopted", [])
+        adopted = adopt_round(asked, before, self.settings.data.dataset)
+        write_adopted(self.folder(state).path, adopted)
+        return {"adopted": adopted}
 
     def finalize(self, state: HPOState) -> dict[str, Any]:
         folder = self.folder(state)
@@ -228,6 +241,7 @@ class HPONodes:
             everything.get("best"),
             everything["research_proposals"],
             budget_record(trials, self.settings.epoch_budget),
+            everything.get("adopted", []),
         )
         write_html_report(folder.path, everything)
         folder.mark_finished()

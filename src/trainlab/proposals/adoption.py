@@ -9,13 +9,16 @@ dimension); the verdict on the deciding metric is "better" (paired t-test at the
 architectures are not adopted: the space has no dimension for them.
 
 `AdoptedSpace` is the space plus the adopted optimizers: their Optuna distributions, points
-that carry them (HParams itself is unchanged), and an optimizer factory for the trainer.
+that carry them, and an optimizer factory for the trainer. `adopt_round` is what the lab's
+record node calls (`--adopt-components`): the round's proposals' adoptions, whose evidence
+goes to RUN_DIR/adopted.json and the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -27,8 +30,11 @@ from trainlab import space
 from trainlab.components import registry
 from trainlab.proposals.schema import ResearchProposal
 from trainlab.proposals.workflow import ProposalRecord
+from trainlab.runstore import read_json, write_json
 from trainlab.space import HParams
 from trainlab.training.optim import default_optimizer
+
+ADOPTED = "adopted.json"  # in the run folder: every adoption with its evidence
 
 
 class Adoption(BaseModel):
@@ -62,7 +68,7 @@ def decide(
     if (
         config.dataset != dataset
         or len(tested) != 1
-        or registry.get(tested[0]).kind != "optimizer"
+        or not space.adoptable(tested[0])  # a registry optimizer with a baseline
         or tested[0] in choices
         or decided is None
         or decided.verdict != "better"
@@ -98,26 +104,24 @@ class AdoptedSpace:
         registry.get(adoption.component, "optimizer")
         return AdoptedSpace((*self.adopted, adoption.component))
 
-    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
-        """space.optuna_distributions() with the optimizer choice extended.
+    @classmethod
+    def of(cls, adoptions: Sequence[Mapping[str, Any]]) -> AdoptedSpace:
+        """The space of the lab state's `adopted` records (Adoption JSON)."""
+        return cls(tuple(a["component"] for a in adoptions))
 
-        Optuna refuses to change a distribution inside one study: a study that adopts starts
-        a new study (or keeps the old trials as `enqueue`d points) from the adoption on."""
-        dists = space.optuna_distributions()
-        dists["optimizer"] = optuna.distributions.CategoricalDistribution(self.optimizers)
-        return dists
+    def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """space.optuna_distributions() with the optimizer choice extended (Optuna refuses
+        to change a distribution inside one study: search/study.py opens a new one)."""
+        return space.optuna_distributions(self.optimizers)
 
     def hparams(self, values: Mapping[str, Any]) -> HParams:
-        """A point of this space: every other field checked by HParams itself; an adopted
-        optimizer set on the validated point (HParams' own choices stay adam / sgd)."""
+        """A point of this space (HParams accepts every adoptable optimizer; this space only
+        the adopted ones)."""
         name = values.get("optimizer")
         if name not in self.optimizers:
             choices = list(self.optimizers)
             raise space.SpaceError(f"optimizer must be one of {choices}, got {name!r}")
-        if name not in self.adopted:
-            return HParams.model_validate(values)
-        point = HParams.model_validate({**values, "optimizer": space.OPTIMIZERS[0]})
-        return point.model_copy(update={"optimizer": name})
+        return HParams.model_validate(values)
 
     def build_optimizer(
         self, ctx: registry.BuildContext
@@ -131,3 +135,23 @@ class AdoptedSpace:
             return default_optimizer(params, hparams)
 
         return build
+
+
+def adopt_round(
+    records: Sequence[Mapping[str, Any]], adopted: Sequence[Mapping[str, Any]], dataset: str
+) -> list[dict[str, Any]]:
+    """The adoptions (JSON) after a lab round: `adopted` plus what the round's proposals
+    (ProposalRecord JSON, their proposal files read back) earn by `decide`."""
+    grown = list(adopted)
+    for raw in records:
+        record = ProposalRecord.model_validate(raw)
+        proposal = ResearchProposal.model_validate(read_json(Path(record.json_path)))
+        adoption = decide(record, proposal, dataset, AdoptedSpace.of(grown).optimizers)
+        if adoption is not None:
+            grown.append(adoption.model_dump(mode="json"))
+    return grown
+
+
+def write_adopted(run_dir: Path, adopted: Sequence[Mapping[str, Any]]) -> None:
+    """RUN_DIR/adopted.json: every adoption with its evidence (rewritten whole)."""
+    write_json(run_dir / ADOPTED, list(adopted))

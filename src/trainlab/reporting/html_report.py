@@ -10,7 +10,9 @@ from string import Template
 from typing import Any
 
 from trainlab.reporting.run_report import (
+    ADOPTED_TITLE,
     SAME_SPLIT_NOTE,
+    adoption_text,
     best_config_rows,
     format_accuracy,
     same_split,
@@ -60,6 +62,7 @@ def write_html_report(run_dir: Path, state: Mapping[str, Any]) -> Path:
         _section("Progress", _image(run_dir / "hpo_progress.png", "HPO progress")),
         _rounds_section(run_dir, finals, trials, state),
         _proposals_section(state.get("research_proposals", [])),
+        _list_section(ADOPTED_TITLE, [adoption_text(a) for a in state.get("adopted", [])]),
     ]
     title = f"HPO lab report — {run_dir.name}"
     page = PAGE.substitute(title=_e(title), body="\n".join(s for s in sections if s))
@@ -158,11 +161,15 @@ def _research(note: ResearchNote | None) -> str:
 
 def _proposals_section(proposals: Sequence[Mapping[str, Any]]) -> str:
     items = [
-        f"round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no '}"
+        f"round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no'} "
         f"components) — {p['verdict']}"
         for p in proposals
     ]
     return _section("Research proposals (the lab stagnated)", _list(items)) if items else ""
+
+
+def _list_section(title: str, items: Sequence[str]) -> str:
+    return _section(title, _list(items)) if items else ""
 
 
 def _viewers_section(run_dir: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +167,10 @@ def write_report(
     best: dict[str, Any] | None,
     proposals: Sequence[dict[str, Any]] = (),
     budget: dict[str, Any] | None = None,
+    adopted: Sequence[dict[str, Any]] = (),
 ) -> Path:
     """A short Markdown report of the run: the table, the best configuration, the research
-    proposals that stagnation triggered, the plots."""
+    proposals that stagnation triggered, the components adopted from them, the plots."""
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
@@ -198,11 +199,12 @@ def write_report(
     if proposals:
         lines += ["", "## Research proposals (asked for when the lab stagnated)", ""]
         lines += [
-            f"- round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no '}"
+            f"- round {p['lab_round']}: {p['title']} ({', '.join(p['components']) or 'no'} "
             f"components) — {p['verdict']} "
             f"([proposal]({os.path.relpath(p['markdown_path'], run_dir)}))"
             for p in proposals
         ]
+    lines += adopted_lines(run_dir, adopted)
     commands = viewer_commands(run_dir)
     if commands:
         lines += ["", "## Open this run in", ""] + [f"    {command}" for command in commands]
@@ -210,6 +212,29 @@ def write_report(
     path = run_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def adopted_lines(run_dir: Path, adopted: Sequence[dict[str, Any]]) -> list[str]:
+    """The report's section on --adopt-components: each adoption with its evidence."""
+    if not adopted:
+        return []
+    lines = ["", f"## {ADOPTED_TITLE}", ""]
+    return lines + [
+        f"- {adoption_text(a)} ([proposal]({os.path.relpath(a['proposal'], run_dir)}))"
+        for a in adopted
+    ]
+
+
+ADOPTED_TITLE = "Components adopted into the search space (adopted.json)"
+
+
+def adoption_text(a: Mapping[str, Any]) -> str:
+    """One adoption and its evidence in words (Adoption JSON)."""
+    return (
+        f"after round {a['lab_round']}: optimizer {a['component']} — {a['metric']} "
+        f"{a['verdict']} (difference {a['diff_mean']:+.4g}, p {_significant(a['p_value'])}, "
+        f"{a['seeds']} paired seeds; test accuracy {a['accuracy_verdict']})"
+    )
 
 
 def format_accuracy(value: float | None) -> str:

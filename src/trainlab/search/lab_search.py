@@ -17,29 +17,38 @@ from trainlab.search.batch import batch_configs
 from trainlab.search.optimizer_view import optimizer_view, render
 from trainlab.search.predictor import ConvergencePredictor
 from trainlab.search.pruning import RemotePruning, epoch_callback, make_pruner
-from trainlab.search.study import STUDY_NAME, SearchStudy, trial_key
+from trainlab.search.study import STUDY_NAME, SearchStudy, study_name, trial_key
 from trainlab.space import HParams
 from trainlab.state import FinalConfig, TrialSummary
 
 
 class LabSearch:
-    """One run's search state: opened from (or created in) the run folder."""
+    """One run's search state: opened from (or created in) the run folder; `adopted`:
+    the optimizers the lab adopted so far (`--adopt-components`), whose study it opens."""
 
-    def __init__(self, settings: LabSettings, run_dir: Path, thread_id: str = "") -> None:
+    def __init__(
+        self,
+        settings: LabSettings,
+        run_dir: Path,
+        thread_id: str = "",
+        adopted: Sequence[str] = (),
+    ) -> None:
         from trainlab.persistence.stores import optuna_storage
         from trainlab.persistence.urls import parse_storage_url
 
-        self.settings = settings
+        self.settings, self.thread_id, self.adopted = settings, thread_id, tuple(adopted)
         self.db = parse_storage_url(settings.storage, run_dir)
         # a run's own file keeps the name; a shared database holds a study per run
-        self.name = f"{STUDY_NAME}-{thread_id}" if settings.storage else STUDY_NAME
+        base = f"{STUDY_NAME}-{thread_id}" if settings.storage else STUDY_NAME
+        self.name = study_name(self.adopted, base)
         self.study = SearchStudy.open(
             settings.sampler,
             settings.train.seed,
             run_dir=run_dir,
             pruner=make_pruner(settings.pruner, settings.train.epochs),
             storage=optuna_storage(self.db) if settings.storage else None,
-            study_name=self.name,
+            base_name=base,
+            adopted=self.adopted,
         )
 
     def state(self, view: RoundView) -> OptimizerState:

@@ -7,6 +7,11 @@ with several trials per round, `--workers N`, also "trial" where it differs from
 so starting or recording a trial twice, e.g. after a crash and `--resume`, never duplicates it.
 The optimizer's own suggestion comes from `peek()`: the sampler, seeded by (seed, round),
 asked on an in-memory copy of the finished trials, so it is the same after a resume.
+
+Optuna fixes a parameter's distribution inside a study, so a lab that adopts an optimizer
+(`--adopt-components`) continues in a new study of the same file, `trainlab+<adopted>`
+(e.g. `trainlab+lookahead`), seeded with the previous study's finished trials under the
+extended optimizer choice; with nothing adopted the study is `trainlab`, as it always was.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise ValueError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {name!r}")
 
 
+def study_name(adopted: Sequence[str] = (), base: str = STUDY_NAME) -> str:
+    """`base` (`trainlab`), or `trainlab+a+b` once optimizers a, b were adopted (in order)."""
+    return "+".join((base, *adopted))
+
+
 def storage_url(run_dir: Path) -> str:
     return f"sqlite:///{Path(run_dir).resolve() / STUDY_FILE}"
 
@@ -64,9 +74,12 @@ def tell_state(status: str) -> TrialState:
 class SearchStudy:
     """The run's study: start a round's trial, report its epochs, record its outcome."""
 
-    def __init__(self, study: optuna.Study, sampler: str, seed: int) -> None:
+    def __init__(
+        self, study: optuna.Study, sampler: str, seed: int, adopted: Sequence[str] = ()
+    ) -> None:
         self.study, self.sampler, self.seed = study, sampler, seed
-        self.distributions = space.optuna_distributions()
+        self.adopted = tuple(adopted)
+        self.distributions = space.optuna_distributions((*space.OPTIMIZERS, *self.adopted))
 
     @classmethod
     def open(
@@ -78,24 +91,51 @@ class SearchStudy:
         pruner: optuna.pruners.BasePruner | None = None,
         prior: HParams | None = None,
         storage: Any = None,
-        study_name: str = STUDY_NAME,
+        base_name: str = STUDY_NAME,
+        adopted: Sequence[str] = (),
     ) -> SearchStudy:
         """Create or reopen the study (in `storage`, else `run_dir/optuna.db`, else in memory);
-        a new study gets `prior` enqueued as its first trial."""
+        a new study gets `prior` enqueued as its first trial; with `adopted` optimizers, the
+        study `study_name(adopted, base_name)`, seeded from the one before the last adoption."""
         make_sampler(sampler, seed)  # validates the name before any file is written
         if storage is None and run_dir is not None:
             storage = storage_url(run_dir)
         study = optuna.create_study(
             storage=storage,
-            study_name=study_name,
+            study_name=study_name(adopted, base_name),
             direction="maximize",
             sampler=make_sampler(sampler, seed),
             pruner=pruner or optuna.pruners.NopPruner(),
             load_if_exists=True,
         )
-        if prior is not None and not study.get_trials(deepcopy=False):
+        opened = cls(study, sampler, seed, adopted)
+        if adopted and storage is not None:  # an in-memory study has no earlier one
+            before = study_name(adopted[:-1], base_name)
+            previous = optuna.load_study(study_name=before, storage=storage)
+            opened.seed_from(previous)
+        elif prior is not None and not study.get_trials(deepcopy=False):
             study.enqueue_trial(prior.model_dump(), user_attrs={SOURCE_ATTR: "prior"})
-        return cls(study, sampler, seed)
+        return opened
+
+    def seed_from(self, previous: optuna.Study) -> None:
+        """Copy `previous`'s finished trials that this study lacks (by trial key), the optimizer
+        under this study's choices: a crash halfway through copying leaves nothing twice."""
+        have = {trial_key(t) for t in self.study.get_trials(deepcopy=False)}
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        for old in previous.get_trials(deepcopy=False, states=states):
+            if trial_key(old) in have:
+                continue
+            distributions = {name: self.distributions[name] for name in old.params}
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    state=old.state,
+                    value=old.value,
+                    params=old.params,
+                    distributions=distributions,
+                    user_attrs=old.user_attrs,
+                    intermediate_values=old.intermediate_values,
+                )
+            )
 
     # --- the optimizer's view ---------------------------------------------------------------
 
