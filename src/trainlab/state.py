@@ -51,6 +51,10 @@ class TrialSummary(BaseModel):
     peak_memory_mb: float | None = None
     trial_dir: str
     warnings: list[str] = Field(default_factory=list)  # e.g. an unreadable checkpoint retrained
+    # measured by the lab for multi-objective runs and constraints (search/objectives.py)
+    latency_ms: float | None = None  # inference ms per image, batch 1, the trial's device
+    param_count: int | None = None  # trainable parameters
+    memory_mb: float | None = None  # the batch finder's probe at the batch trained
 
 
 class Proposal(BaseModel):
@@ -75,6 +79,7 @@ class FinalConfig(BaseModel):
     policy: str
     warnings: list[str] = Field(default_factory=list)
     remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
+    model_width: int | None = None  # the searched width (multi-objective runs); None: --width
 
 
 class Analysis(BaseModel):
@@ -138,6 +143,9 @@ class TrialDict(TypedDict):
     peak_memory_mb: float | None
     trial_dir: str
     warnings: list[str]
+    latency_ms: float | None
+    param_count: int | None
+    memory_mb: float | None
 
 
 class RemedyDict(TypedDict):
@@ -165,6 +173,7 @@ class FinalDict(TypedDict):
     policy: str
     warnings: list[str]
     remedies: list[RemedyDict]
+    model_width: int | None
 
 
 class AnalysisDict(TypedDict):
@@ -221,6 +230,7 @@ class HPOState(LabInput, total=False):
     round: int  # the round under way (record increments it)
     trials_done: int  # trials recorded so far: trial folders 1..trials_done are complete
     epochs_spent: int  # epochs those trials trained (the epoch budget's count)
+    seconds_spent: float  # wall seconds the run's processes spent up to the last record
     proposals: Annotated[list[ProposalDict], this_round]
     finals: list[FinalDict]
     trials: list[TrialDict]

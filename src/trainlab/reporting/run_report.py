@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from trainlab import space
+from trainlab.reporting.pareto import PARETO_PNG, TradeoffTable
 from trainlab.reporting.trackers import viewer_commands
 from trainlab.runstore import atomic_write_bytes, write_json
 from trainlab.state import FinalConfig, TrialSummary
@@ -167,9 +168,11 @@ def write_report(
     best: dict[str, Any] | None,
     proposals: Sequence[dict[str, Any]] = (),
     budget: dict[str, Any] | None = None,
+    tradeoffs: TradeoffTable | None = None,
 ) -> Path:
-    """A short Markdown report of the run: the table, the best configuration, the research
-    proposals that stagnation triggered, the plots."""
+    """A short Markdown report of the run: the table, the best configuration, the trade-offs
+    (objectives, constraints, Pareto front), the research proposals that stagnation
+    triggered, the plots."""
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
@@ -195,6 +198,8 @@ def write_report(
             + (", validation = test split" if best["val_and_test_same_dataset"] else "")
             + ").",
         ]
+    if tradeoffs is not None:
+        lines += tradeoff_lines(tradeoffs)
     if proposals:
         lines += ["", "## Research proposals (asked for when the lab stagnated)", ""]
         lines += [
@@ -210,6 +215,16 @@ def write_report(
     path = run_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def tradeoff_lines(table: TradeoffTable) -> list[str]:
+    """The trade-offs section of report.md (with pareto.png when there is one)."""
+    lines = ["", "## Objectives and constraints", "", f"Goal: {table.goal_text}.", ""]
+    lines += ["| " + " | ".join(table.heads) + " |", "|" + "---|" * len(table.heads)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table.cells]
+    if table.plot:
+        lines += ["", f"![Pareto front]({PARETO_PNG})"]
+    return lines
 
 
 def format_accuracy(value: float | None) -> str:

@@ -16,7 +16,7 @@ from trainlab.config import LabSettings
 from trainlab.search.optimizer_view import optimizer_view, render
 from trainlab.search.predictor import ConvergencePredictor
 from trainlab.search.pruning import epoch_callback, make_pruner
-from trainlab.search.study import ROUND_ATTR, SearchStudy
+from trainlab.search.study import ROUND_ATTR, SearchStudy, hparams_of
 from trainlab.space import HParams
 from trainlab.state import FinalConfig, TrialSummary
 
@@ -26,12 +26,26 @@ class LabSearch:
 
     def __init__(self, settings: LabSettings, run_dir: Path) -> None:
         self.settings = settings
+        goal = settings.goal  # several objectives: never pruned (see search/study.py)
+        pruner = "none" if goal.multi else settings.pruner
         self.study = SearchStudy.open(
             settings.sampler,
             settings.train.seed,
             run_dir=run_dir,
-            pruner=make_pruner(settings.pruner, settings.train.epochs),
+            pruner=make_pruner(pruner, settings.train.epochs),
+            goal=goal,
         )
+
+    def width_for(self, round_: int, hparams: HParams) -> int | None:
+        """The round's model width when it is searched (None: --width): the optimizer's
+        suggestion when it proposed `hparams`, else --width (the prior's, the suggest tool's
+        and the consultants' configurations are for the run's width)."""
+        if not self.study.goal.multi:
+            return None
+        params = self.study.peek_params(round_)
+        if hparams_of(params) == hparams:
+            return int(params["model_width"])
+        return self.settings.train.model_width
 
     def state(self, view: RoundView) -> OptimizerState:
         """The optimizer's view for this round's agents (its suggestion, state and record)."""
@@ -56,12 +70,14 @@ class LabSearch:
         recorded = self.study.trial_of(final.round)
         if recorded is not None and recorded.state.is_finished():
             return None
-        trial = self.study.start(final.round, final.hparams, final.source)
+        trial = self.study.start(final.round, final.hparams, final.source, final.model_width)
+        if self.study.goal.multi:
+            return None  # Optuna's pruners take one objective
         return epoch_callback(trial, self.study.report)
 
     def record(self, final: FinalConfig, summary: TrialSummary, val_accs: Sequence[float]) -> None:
         """Tell the study the trial's outcome (once, whatever the number of calls)."""
-        self.study.record(final.round, summary, val_accs, final.source)
+        self.study.record(final.round, summary, val_accs, final.source, final.model_width)
 
 
 def spent_epochs(trials: Sequence[dict[str, Any]]) -> int:
@@ -77,7 +93,17 @@ def more_rounds(settings: LabSettings, state: Mapping[str, Any], rounds: int) ->
     """Another round while `rounds` and the epoch budget both last (the state's count of
     epochs spent; a state from before that count: its full trial list)."""
     spent = state.get("epochs_spent", spent_epochs(state.get("trials", [])))
-    return state["round"] <= rounds and settings.epoch_budget - spent > 0
+    return (
+        state["round"] <= rounds
+        and settings.epoch_budget - spent > 0
+        and not time_spent(settings, state)
+    )
+
+
+def time_spent(settings: LabSettings, state: Mapping[str, Any]) -> bool:
+    """Whether --time-budget minutes are used up (the state's count, kept across resumes)."""
+    budget = settings.time_budget
+    return budget is not None and state.get("seconds_spent", 0.0) >= 60 * budget
 
 
 def predicted_final(val_accs: Sequence[float], epochs: int) -> dict[str, float | None]:

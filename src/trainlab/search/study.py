@@ -6,6 +6,13 @@ Every trial the lab runs, whoever proposed it, enters the study with fixed param
 recording a round twice, e.g. after a crash and `--resume`, never duplicates a trial.
 The optimizer's own suggestion comes from `peek()`: the sampler, seeded by (seed, round),
 asked on an in-memory copy of the finished trials, so it is the same after a resume.
+
+A run with a `Goal` of several objectives (accuracy and latency or params) gets a
+multi-objective study (one direction per objective) whose trials also carry the model width
+(`space.ARCHITECTURE`); Optuna's pruners and `Trial.report` take one objective, so such trials
+are never pruned and report no epochs. Constraints are set on each trial with
+`Trial.set_constraint` before it is told (Optuna ≥ 5: the samplers read `trial.constraints`;
+TPE and NSGA-II prefer feasible trials, CMA-ES ignores them, so the settings refuse it).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainlab import space
 from trainlab.runstore import OPTUNA_DB
+from trainlab.search.objectives import Goal
 from trainlab.space import HParams
 from trainlab.state import TrialSummary
 
@@ -62,9 +70,10 @@ def tell_state(status: str) -> TrialState:
 class SearchStudy:
     """The run's study: start a round's trial, report its epochs, record its outcome."""
 
-    def __init__(self, study: optuna.Study, sampler: str, seed: int) -> None:
+    def __init__(self, study: optuna.Study, sampler: str, seed: int, goal: Goal | None = None):
         self.study, self.sampler, self.seed = study, sampler, seed
-        self.distributions = space.optuna_distributions()
+        self.goal = goal or Goal()
+        self.distributions = space.optuna_distributions(architecture=self.goal.multi)
 
     @classmethod
     def open(
@@ -75,21 +84,23 @@ class SearchStudy:
         run_dir: Path | None = None,
         pruner: optuna.pruners.BasePruner | None = None,
         prior: HParams | None = None,
+        goal: Goal | None = None,
     ) -> SearchStudy:
         """Create or reopen the study (in `run_dir/optuna.db`, or in memory when None);
         a new study gets `prior` enqueued as its first trial."""
         make_sampler(sampler, seed)  # validates the name before any file is written
+        goal = goal or Goal()
         study = optuna.create_study(
             storage=storage_url(run_dir) if run_dir is not None else None,
             study_name=STUDY_NAME,
-            direction="maximize",
             sampler=make_sampler(sampler, seed),
             pruner=pruner or optuna.pruners.NopPruner(),
             load_if_exists=True,
+            **_directions(goal),
         )
         if prior is not None and not study.get_trials(deepcopy=False):
             study.enqueue_trial(prior.model_dump(), user_attrs={SOURCE_ATTR: "prior"})
-        return cls(study, sampler, seed)
+        return cls(study, sampler, seed, goal)
 
     # --- the optimizer's view ---------------------------------------------------------------
 
@@ -99,18 +110,26 @@ class SearchStudy:
 
     def peek(self, round_: int) -> HParams:
         """The sampler's next suggestion, without creating a trial in the run's study."""
+        return hparams_of(self.peek_params(round_))
+
+    def peek_params(self, round_: int) -> dict[str, object]:
+        """`peek` with every searched dimension (the width too, in a multi-objective run)."""
         copy = optuna.create_study(
-            direction="maximize", sampler=make_sampler(self.sampler, self.seed * 7919 + round_)
+            sampler=make_sampler(self.sampler, self.seed * 7919 + round_), **_directions(self.goal)
         )
         copy.add_trials(self.finished())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return HParams(**copy.ask(self.distributions).params)
+            return copy.ask(self.distributions).params
 
     def waiting(self) -> HParams | None:
         """The enqueued configuration the next trial will get (the prior of a new study)."""
         queued = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        return HParams(**queued[0].system_attrs["fixed_params"]) if queued else None
+        return hparams_of(queued[0].system_attrs["fixed_params"]) if queued else None
+
+    def pareto(self) -> list[FrozenTrial]:
+        """The feasible trials no other trial dominates (Optuna's `best_trials`)."""
+        return self.study.best_trials if self.goal.multi else []
 
     # --- one round --------------------------------------------------------------------------
 
@@ -120,8 +139,11 @@ class SearchStudy:
                 return trial
         return None
 
-    def start(self, round_: int, hparams: HParams, source: str) -> optuna.Trial:
-        """The running trial of `round_` with `hparams` (the existing one after a resume)."""
+    def start(
+        self, round_: int, hparams: HParams, source: str, width: int | None = None
+    ) -> optuna.Trial:
+        """The running trial of `round_` with `hparams` (and `width`, when it is searched;
+        the existing trial after a resume)."""
         existing = self.trial_of(round_)
         if existing is not None and existing.state.is_finished():
             raise ValueError(f"round {round_} is already recorded as trial {existing.number}")
@@ -130,7 +152,7 @@ class SearchStudy:
         queued = self.waiting()
         if queued is None:  # enqueued with its round: a crash before ask() leaves it waiting
             attrs = {SOURCE_ATTR: source, ROUND_ATTR: round_}
-            self.study.enqueue_trial(hparams.model_dump(), user_attrs=attrs)
+            self.study.enqueue_trial(self._params(hparams, width), user_attrs=attrs)
         elif queued != hparams:  # ask() would hand out the queued configuration instead
             raise ValueError(f"round {round_}: the study's next trial is {queued.brief()}")
         with warnings.catch_warnings():
@@ -141,29 +163,61 @@ class SearchStudy:
         return trial
 
     def report(self, trial: optuna.Trial, epoch: int, val_acc: float) -> None:
-        """Report one epoch once (a resumed trial re-reports nothing it already has)."""
+        """Report one epoch once (a resumed trial re-reports nothing it already has; a
+        multi-objective trial reports nothing: Optuna's `report` takes one objective)."""
+        if self.goal.multi:
+            return
         if epoch not in self.study.get_trials(deepcopy=False)[trial.number].intermediate_values:
             trial.report(val_acc, epoch)
 
     def record(
-        self, round_: int, summary: TrialSummary, val_accs: Sequence[float], source: str
+        self,
+        round_: int,
+        summary: TrialSummary,
+        val_accs: Sequence[float],
+        source: str,
+        width: int | None = None,
     ) -> FrozenTrial:
         """Tell the outcome of `round_` once; a second call returns the recorded trial."""
         existing = self.trial_of(round_)
         if existing is not None and existing.state.is_finished():
             return existing
-        trial = self.start(round_, summary.requested_hparams, source)
+        trial = self.start(round_, summary.requested_hparams, source, width)
         for epoch, acc in enumerate(val_accs, start=1):
             self.report(trial, epoch, acc)
         trial.set_user_attr(STATUS_ATTR, summary.status)
         trial.set_user_attr("epochs_run", summary.epochs_run)
         state = tell_state(summary.status)
-        value = summary.best_val_acc if state == TrialState.COMPLETE else None
+        values = self.goal.values(summary) if state == TrialState.COMPLETE else None
+        if state == TrialState.COMPLETE and values is None:  # an objective was not measured
+            state = TrialState.FAIL
+        value = values[0] if values and not self.goal.multi else values
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # a resumed trial's constraints are already set
+            for name, amount in self.goal.violations(summary).items():
+                trial.set_constraint(name, amount)
             self.study.tell(trial, value, state=state)
         return self.study.get_trials(deepcopy=False)[trial.number]
 
     def best_value(self) -> float | None:
-        done = [t.value for t in self.finished() if t.state == TrialState.COMPLETE]
+        """The best accuracy of a complete trial (the first objective)."""
+        done = [t.values[0] for t in self.finished() if t.state == TrialState.COMPLETE]
         return max(done) if done else None
+
+    def _params(self, hparams: HParams, width: int | None) -> dict[str, object]:
+        params: dict[str, object] = hparams.model_dump()
+        if self.goal.multi:
+            if width is None:
+                raise ValueError("a multi-objective study's trial needs its model width")
+            params["model_width"] = width
+        return params
+
+
+def _directions(goal: Goal) -> dict[str, object]:
+    """create_study's keywords: one direction, or one per objective."""
+    return {"directions": goal.directions} if goal.multi else {"direction": "maximize"}
+
+
+def hparams_of(params: dict[str, object]) -> HParams:
+    """The HParams of a trial's parameters (without the architecture's)."""
+    return HParams(**{name: params[name] for name in space.FIELDS})
