@@ -97,7 +97,9 @@ def pareto_figure(goal: Goal, rows: Sequence[TradeoffRow]) -> Figure:
                        zorder=3, **style)  # fmt: skip
     front = sorted((r.values[1], r.values[0]) for r in done if r.front)
     if front:
-        ax.step(*zip(*front, strict=True), where="post", color="tab:green", label="Pareto front")
+        ax.step(*zip(*front, strict=True), where="post", color="tab:green", zorder=2)
+        ax.scatter(*zip(*front, strict=True), s=150, facecolors="none", edgecolors="tab:green",
+                   linewidths=1.5, zorder=4, label="Pareto front")  # fmt: skip
     for r in done:
         ax.annotate(f"r{r.round} w{r.width}", (r.values[1], r.values[0]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")  # fmt: skip

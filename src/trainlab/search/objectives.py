@@ -12,7 +12,7 @@ convention for `Trial.set_constraint`: feasible ⇔ every value ≤ 0).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trainlab.state import TrialSummary
 
@@ -55,7 +55,7 @@ class Goal:
     """A run's objectives and its limits (constraint name → limit)."""
 
     objectives: tuple[str, ...] = ("accuracy",)
-    limits: Mapping[str, float] | None = None
+    limits: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def multi(self) -> bool:
@@ -72,7 +72,7 @@ class Goal:
 
     @property
     def active(self) -> dict[str, float]:
-        return dict(self.limits or {})
+        return dict(self.limits)
 
     def values(self, summary: TrialSummary) -> list[float] | None:
         """The trial's objective values, None where one is missing (the trial did not complete)."""
