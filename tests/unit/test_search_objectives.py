@@ -122,3 +122,18 @@ def test_warm_start_suggest_trains_the_suggest_tools_configuration_first(tmp_pat
     assert first.source == "suggest" and first.policy == "warm-start:suggest"
     assert "learning_rate" in first.justification and (tmp_path / "suggestion.json").is_file()
     assert first.hparams != HP  # digits is small: the tool picks AdamW, not the SGD prior
+
+
+def test_the_agents_view_names_the_goal_and_shows_the_pareto_front() -> None:
+    from trainlab.search.optimizer_view import optimizer_view, render
+
+    study = SearchStudy.open("tpe", 0, goal=LATENCY)
+    for round_, (acc, latency) in enumerate([(0.9, 7.5), (0.8, 2.0), (0.7, 3.0)], start=1):
+        study.record(round_, summary(acc, latency), [acc], "consultant_a", 8)
+    text = render(optimizer_view(study, 4))
+    assert "Goal: maximize accuracy, minimize latency (ms); constraints: latency_ms ≤ 5." in text
+    assert "Pareto front" in text and "#1: accuracy 0.8, latency 2 at width 8: sgd" in text
+    assert "#0:" not in text and "#2:" not in text  # breaks the limit; dominated
+    assert "The sampler's own next suggestion:" in text and " at width " in text
+    plain = render(optimizer_view(SearchStudy.open("tpe", 0), 1))
+    assert "Goal:" not in plain and "Top trials:" in plain

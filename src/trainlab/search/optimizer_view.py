@@ -44,6 +44,7 @@ def optimizer_view(search: SearchStudy, round_: int) -> dict[str, Any]:
         params = search.peek_params(round_)
         view["next_suggestion"] = hparams_of(params).model_dump()
         view["next_width"] = params["model_width"]
+        view["objectives"] = list(goal.objectives)
         return view
     ranked = sorted(trials, key=lambda t: -(t.value or 0.0))
     view["top"] = [_row(t) for t in ranked[:SHOWN_TRIALS]]
@@ -60,7 +61,9 @@ def render(view: dict[str, Any]) -> str:
     if "cmaes" in view:
         return head + "\n" + _render_cma(view["cmaes"])
     best = "Pareto front (feasible trials no other beats on every objective):"
-    lines = [head, best if "next_width" in view else "Top trials:", *map(_render_row, view["top"])]
+    names = view.get("objectives")
+    rows = [_render_row(row, names) for row in view["top"]]
+    lines = [head, best if names else "Top trials:", *rows]
     if view["bottom"]:
         lines += ["Bottom trials:", *map(_render_row, view["bottom"])]
     suggestion = space.HParams(**view["next_suggestion"]).brief()
@@ -125,13 +128,15 @@ def _row(trial: FrozenTrial) -> dict[str, Any]:
     return row
 
 
-def _render_row(row: dict[str, Any]) -> str:
+def _render_row(row: dict[str, Any], objectives: list[str] | None = None) -> str:
+    """'- #3: 0.9120 sgd lr=…', or with objectives '- #3: accuracy 0.912, latency 1.3 at
+    width 8: sgd lr=…'."""
+    if not objectives:
+        return f"- #{row['number']}: {row['value']:.4f} {space.HParams(**row['params']).brief()}"
     params = dict(row["params"])
-    width = params.pop("model_width", None)
-    text = f"- #{row['number']}: {row['value']:.4f}"
-    if "values" in row:
-        text += " (" + ", ".join(f"{v:.4g}" for v in row["values"]) + f") width {width}"
-    return f"{text} {space.HParams(**params).brief()}"
+    width = params.pop("model_width")
+    scores = ", ".join(f"{n} {v:.4g}" for n, v in zip(objectives, row["values"], strict=True))
+    return f"- #{row['number']}: {scores} at width {width}: {space.HParams(**params).brief()}"
 
 
 def _render_cma(state: dict[str, Any] | None) -> str:
