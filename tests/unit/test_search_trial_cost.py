@@ -49,3 +49,20 @@ def test_multi_objective_trials_record_latency_and_parameters(tmp_path) -> None:
     assert summary.param_count == trainable_parameters(model) > 0
     assert summary.latency_ms is not None and summary.latency_ms > 0
     assert latency_ms(model, (1, 8, 8), CPU, warmup=1, repeats=3) > 0
+
+
+def test_latency_is_measured_on_one_cpu_thread_and_the_threads_are_restored() -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.get_num_threads())
+            return x
+
+    try:
+        assert latency_ms(Probe(), (1, 2, 2), CPU, warmup=1, repeats=2) >= 0
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

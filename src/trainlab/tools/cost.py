@@ -3,7 +3,9 @@ memory at a batch (the batch finder's probe) with the batch the executor starts 
 
 Latency is the median of `repeats` timed forward passes of one image (batch 1, eval mode, no
 autograd, fp32, channels_last) after `warmup` untimed ones, on the trial's device (CUDA is
-synchronized around each pass). It depends on the architecture and width, not on the
+synchronized around each pass; on CPU with one intra-op thread: on a shared 2-core machine,
+torch's default threads made the same model's latency vary up to 100-fold between calls,
+one thread about 2-fold). It depends on the architecture and width, not on the
 weights, so the lab measures a freshly built model of the trial's width after training.
 """
 
@@ -46,14 +48,20 @@ def latency_ms(
     """Median ms of one forward pass of a single image (see module doc)."""
     model = model.to(device, memory_format=torch.channels_last).eval()
     x = torch.randn(1, *image_shape, device=device).contiguous(memory_format=torch.channels_last)
-    times = []
-    for i in range(warmup + repeats):
-        _sync(device)
-        started = time.perf_counter()
-        model(x)
-        _sync(device)
-        if i >= warmup:
-            times.append((time.perf_counter() - started) * 1000)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        times = []
+        for i in range(warmup + repeats):
+            _sync(device)
+            started = time.perf_counter()
+            model(x)
+            _sync(device)
+            if i >= warmup:
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        torch.set_num_threads(threads)
     return statistics.median(times)
 
 
