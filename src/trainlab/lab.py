@@ -160,7 +160,8 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
         should_stop=search.should_stop(final),
         start_batch=start_batch(choice),
     )
-    summary = with_cost(settings, summary, data, width, choice)
+    known = search.study.latency_of(width, summary.device)
+    summary = with_cost(settings, summary, data, width, choice, known)
     tracker.end_trial(summary)
     search.record(final, summary, [row["val_acc"] for row in read_epoch_rows(trial)])
     # a finished trial's summary.json names its folder where it was trained: give where it is

@@ -29,6 +29,9 @@ def test_accuracy_and_latency_give_a_pareto_front_and_marked_constraints(tmp_pat
     assert all(t["latency_ms"] > 0 and t["param_count"] > 0 for t in summaries)
     widths = [f["model_width"] for f in state["finals"]]
     assert widths[0] == 8 and set(widths) <= set(space.WIDTHS)
+    latencies = {w: {t["latency_ms"] for t, v in zip(summaries, widths, strict=True) if v == w}
+                 for w in widths}  # fmt: skip
+    assert all(len(measured) == 1 for measured in latencies.values())  # one per width
     study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{run_dir / 'optuna.db'}")
     assert len(study.directions) == 2 and [t.params["model_width"] for t in study.trials] == widths
     assert [t.values[1] for t in study.trials] == [t["latency_ms"] for t in summaries]

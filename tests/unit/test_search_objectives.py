@@ -137,3 +137,11 @@ def test_the_agents_view_names_the_goal_and_shows_the_pareto_front() -> None:
     assert "The sampler's own next suggestion:" in text and " at width " in text
     plain = render(optimizer_view(SearchStudy.open("tpe", 0), 1))
     assert "Goal:" not in plain and "Top trials:" in plain
+
+
+def test_trials_of_one_width_on_one_device_share_the_first_latency_measured() -> None:
+    study = SearchStudy.open("tpe", 0, goal=LATENCY)
+    study.record(1, summary(0.9, 0.7), [0.9], "prior", 8)
+    study.record(2, summary(0.5, 1.2), [0.5], "consultant_a", 32)
+    assert study.latency_of(8, "cpu") == 0.7 and study.latency_of(32, "cpu") == 1.2
+    assert study.latency_of(16, "cpu") is None and study.latency_of(8, "cuda") is None

@@ -38,6 +38,7 @@ STUDY_NAME = "trainlab"
 ROUND_ATTR = "round"
 SOURCE_ATTR = "source"
 STATUS_ATTR = "status"
+COST_ATTR = "cost"  # [width, device, latency ms] of a multi-objective trial
 TPE_STARTUP_TRIALS = 3
 
 
@@ -187,6 +188,8 @@ class SearchStudy:
             self.report(trial, epoch, acc)
         trial.set_user_attr(STATUS_ATTR, summary.status)
         trial.set_user_attr("epochs_run", summary.epochs_run)
+        if summary.latency_ms is not None:
+            trial.set_user_attr(COST_ATTR, [width, summary.device, summary.latency_ms])
         state = tell_state(summary.status)
         values = self.goal.values(summary) if state == TrialState.COMPLETE else None
         if state == TrialState.COMPLETE and values is None:  # an objective was not measured
@@ -198,6 +201,14 @@ class SearchStudy:
                 trial.set_constraint(name, amount)
             self.study.tell(trial, value, state=state)
         return self.study.get_trials(deepcopy=False)[trial.number]
+
+    def latency_of(self, width: int, device: str) -> float | None:
+        """The latency measured for `width` on `device` by an earlier trial of the run (the
+        model's cost depends on its architecture only, so every trial of a width shares it)."""
+        for trial in self.finished():
+            if trial.user_attrs.get(COST_ATTR, [None, None])[:2] == [width, device]:
+                return trial.user_attrs[COST_ATTR][2]
+        return None
 
     def best_value(self) -> float | None:
         """The best accuracy of a complete trial (the first objective)."""

@@ -44,12 +44,15 @@ def with_cost(
     data: ImageSplits,
     width: int,
     choice: BatchChoice | None,
+    known_latency: float | None = None,
 ) -> TrialSummary:
-    """The summary with the latency and parameters (multi-objective runs) and the memory at
-    its batch (--max-memory-mb) filled in where they are missing."""
+    """The summary with the latency and parameters (multi-objective runs; `known_latency`:
+    the run's measurement of this width on this device, reused so that trials of one
+    architecture tie) and the memory at its batch (--max-memory-mb) filled in where they are
+    missing."""
     update: dict[str, object] = {}
     if settings.goal.measures_cost and summary.latency_ms is None:
-        cost = model_cost(data, width, resolve_device(settings.train.device))
+        cost = model_cost(data, width, resolve_device(settings.train.device), known_latency)
         update |= {"latency_ms": cost.latency_ms, "param_count": cost.param_count}
     if choice is not None and summary.memory_mb is None:
         batch = summary.effective_hparams.train_batch_size

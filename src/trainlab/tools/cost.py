@@ -65,11 +65,14 @@ def latency_ms(
     return statistics.median(times)
 
 
-def model_cost(data: ImageSplits, width: int, device: torch.device) -> ModelCost:
-    """Latency and parameters of ResNet9(width) on `data`'s images."""
+def model_cost(
+    data: ImageSplits, width: int, device: torch.device, latency: float | None = None
+) -> ModelCost:
+    """Latency (measured unless given) and parameters of ResNet9(width) on `data`'s images."""
     model = ResNet9(data.num_classes, data.in_channels, width=width)
-    shape = tuple(data.train_x.shape[1:])
-    return ModelCost(latency_ms(model, shape, device), trainable_parameters(model))
+    if latency is None:
+        latency = latency_ms(model, tuple(data.train_x.shape[1:]), device)
+    return ModelCost(latency, trainable_parameters(model))
 
 
 def fitting_batch(
