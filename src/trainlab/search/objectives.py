@@ -32,10 +32,6 @@ class Constraint:
     upper: bool  # True: value ≤ limit; False: value ≥ limit
     unit: str
 
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
 
 OBJECTIVES: dict[str, Objective] = {
     "accuracy": Objective("accuracy", "maximize", "best_val_acc", ""),
@@ -103,11 +99,7 @@ class Goal:
     def describe(self) -> str:
         """One line for prompts and reports, e.g. 'maximize accuracy, minimize latency (ms);
         constraints: max_latency_ms ≤ 5'."""
-        goals = ", ".join(
-            f"{OBJECTIVES[n].direction} {n}" + (f" ({OBJECTIVES[n].unit})" if OBJECTIVES[n].unit
-                                                  else "")
-            for n in self.objectives
-        )  # fmt: skip
+        goals = ", ".join(_objective_text(OBJECTIVES[name]) for name in self.objectives)
         if not self.active:
             return goals
         limits = ", ".join(
@@ -115,6 +107,11 @@ class Goal:
             for n, v in self.active.items()
         )
         return f"{goals}; constraints: {limits}"
+
+
+def _objective_text(objective: Objective) -> str:
+    unit = f" ({objective.unit})" if objective.unit else ""
+    return f"{objective.direction} {objective.name}{unit}"
 
 
 def describe_break(name: str, value: float | None, limit: float) -> str:
