@@ -145,3 +145,25 @@ def test_trials_of_one_width_on_one_device_share_the_first_latency_measured() ->
     study.record(2, summary(0.5, 1.2), [0.5], "consultant_a", 32)
     assert study.latency_of(8, "cpu") == 0.7 and study.latency_of(32, "cpu") == 1.2
     assert study.latency_of(16, "cpu") is None and study.latency_of(8, "cuda") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--objective", "speed"], "--objective: unknown objective 'speed'"),
+        (["--objective", "latency"], "--objective latency: use accuracy or"),
+        (["--max-latency-ms", "5"], "--max-latency-ms: latency only varies"),
+        (["--objective", "accuracy,latency", "--max-latency-ms", "-1"], "--max-latency-ms"),
+        (["--max-memory-mb", "0"], "--max-memory-mb"),
+        (["--time-budget", "-5"], "--time-budget"),
+        (["--objective", "accuracy,params", "--sampler", "cmaes"], "--sampler cmaes"),
+    ],
+)
+def test_bad_goal_flags_fail_in_one_line_before_any_run_folder(tmp_path, capsys, args, message):
+    from trainlab.commands import lab as lab_command
+
+    code = lab_command.main([*args, "--output-dir", str(tmp_path / "runs")])
+    out = capsys.readouterr()
+    text = (out.out + out.err).strip()
+    assert code == 2 and message in text and len(text.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
