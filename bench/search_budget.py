@@ -6,8 +6,10 @@ random search, TPE, CMA-ES and TPE + Hyperband pruning, and the hybrid (the sear
 study + allocation rule + offline remedy consultant + ASHA, driven headless by
 `trainlab.search.hybrid.run_hybrid`, not through the lab graph). Selection uses the held-out
 validation split; the test accuracy reported is the selected trial's (scored once on its best
-weights). Writes the raw figures as JSON (after every seed, so a partial run is usable), a
-Markdown table with median, IQR, trials and paired Wilcoxon tests, and an anytime plot.
+weights). One row starts TPE from the suggest tool's configuration instead of the prior (its
+LR range test and batch probes train outside the epoch budget; `seconds` counts them).
+Writes the raw figures as JSON (after every seed, so a partial run is usable), a Markdown
+table with median, IQR, trials and paired Wilcoxon tests, and an anytime plot.
 
     OMP_NUM_THREADS=1 python bench/search_budget.py --seeds 10 --budget-epochs 30
     python bench/search_budget.py --summarize a.json b.json --out bench/results/search_budget.json
@@ -66,15 +68,22 @@ def subset(data: ImageSplits, fraction: float, seed: int) -> ImageSplits:
 
 
 def run_optuna(
-    sampler: str, pruner: str, train: TrainSettings, data: ImageSplits, budget: int, folder: Path
+    sampler: str,
+    pruner: str,
+    train: TrainSettings,
+    data: ImageSplits,
+    budget: int,
+    folder: Path,
+    first: space.HParams = LITERATURE_PRIOR,
 ) -> list[TrialSummary]:
-    """A plain Optuna loop (ask, train, report per epoch, tell) until the budget is spent."""
+    """A plain Optuna loop (ask, train, report per epoch, tell) until the budget is spent,
+    starting from `first`."""
     study = optuna.create_study(
         direction="maximize",
         sampler=make_sampler(sampler, train.seed),
         pruner=make_pruner(pruner, train.epochs),
     )
-    study.enqueue_trial(LITERATURE_PRIOR.model_dump())
+    study.enqueue_trial(first.model_dump())
     spent, summaries = EpochBudget(budget), []
     while not spent.exhausted:
         with warnings.catch_warnings():
@@ -143,10 +152,23 @@ def run_lab_graph(
     return summaries, {"proposals": asked, "adopted": adopted, "adopted_trials": trained}
 
 
+def run_suggest_tpe(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) -> list:
+    """TPE whose first trial is the suggest tool's configuration (the lab's --warm-start
+    suggest); the tool's seconds are added to the first trial's."""
+    from trainlab.tools.suggest import suggest
+
+    found = suggest(data, width=train.model_width, epochs=train.epochs,
+                    device=torch.device("cpu"), seed=train.seed)  # fmt: skip
+    summaries = run_optuna("tpe", "none", train, data, budget, folder, first=found.hparams)
+    summaries[0] = summaries[0].model_copy(update={"seconds": summaries[0].seconds + found.seconds})
+    return summaries
+
+
 Method = Callable[[TrainSettings, ImageSplits, int, Path], Any]  # summaries[, found]
 METHODS: dict[str, Method] = {
     "random search": lambda *a: run_optuna("random", "none", *a),
     "optuna TPE": lambda *a: run_optuna("tpe", "none", *a),
+    "optuna TPE, first trial from suggest": run_suggest_tpe,
     "optuna CMA-ES": lambda *a: run_optuna("cmaes", "none", *a),
     "optuna TPE + Hyperband": lambda *a: run_optuna("tpe", "hyperband", *a),
     "optuna TPE + ASHA (ablation: hybrid without consultants)": lambda *a: run_optuna(

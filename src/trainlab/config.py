@@ -7,7 +7,7 @@ moment a client is built, so dumping settings to config.json can never leak one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,6 +17,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from trainlab.search.objectives import Goal
 
 DatasetName = Literal["cifar10", "digits", "synthetic"]
 TrackerName = Literal["none", "tensorboard", "mlflow"]  # reporting/trackers.py
@@ -171,6 +174,32 @@ class LabSettings(BaseModel):
         "lab's data found significantly better to the search space for the remaining rounds "
         "(evidence: RUN_DIR/adopted.json)",
     )  # fmt: skip
+    # --- objectives, constraints, time budget, warm start (search/objectives.py) ---
+    objective: tuple[Literal["accuracy", "latency", "params"], ...] = Field(
+        ("accuracy",), min_length=1, description="what the study optimizes: accuracy, "
+        "accuracy,latency or accuracy,params (multi-objective: the width is searched, trials "
+        "are not pruned, the report shows the Pareto front)",
+        json_schema_extra={"noun": "objective"},
+    )  # fmt: skip
+    min_accuracy: float | None = Field(
+        None, ge=0.0, le=1.0, description="constraint: validation accuracy at least this"
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="constraint: inference ms per image (batch 1) at most this; "
+        "needs latency or params as an objective",
+    )  # fmt: skip
+    max_memory_mb: float | None = Field(
+        None, gt=0, description="constraint: training memory at the trial's batch at most this "
+        "(the batch finder's probe); the executor starts at the largest batch that fits",
+    )  # fmt: skip
+    time_budget: float | None = Field(
+        None, gt=0, description="minutes the run may spend; it ends after the trial in flight",
+        json_schema_extra={"flag": "--time-budget"},
+    )  # fmt: skip
+    warm_start: Literal["prior", "suggest", "none"] = Field(
+        "prior", description="round 1: the literature prior, the suggest tool's configuration "
+        "or the optimizer's first ask",
+    )  # fmt: skip
     train: TrainSettings = Field(default_factory=TrainSettings)
     data: DataSettings = Field(default_factory=DataSettings)
 
@@ -212,10 +241,11 @@ class LabSettings(BaseModel):
         from trainlab.execution.ray_backend import validate_ray_settings
 
         validate_ray_settings(self.ray_settings)
-        if self.workers > 1 and self.adopt_components:
+        in_process = [flag for flag, used in self._in_process_only() if used]
+        if self.workers > 1 and in_process:
             raise ValueError(
-                f"--adopt-components with --workers {self.workers}: adoption runs one trial at "
-                "a time; drop one of the two"
+                f"{in_process[0]} with --workers {self.workers}: it runs one trial at a time "
+                "for now; drop one of the two"
             )
         if self.workers > 1 and self.train.device.startswith("cuda") and not self.gpus_per_trial:
             # Ray hides the GPUs from a task that asks for none
@@ -224,6 +254,15 @@ class LabSettings(BaseModel):
                 "--gpus-per-trial > 0 (e.g. 0.25 for four trials per GPU)"
             )
         return self
+
+    def _in_process_only(self) -> list[tuple[str, bool]]:
+        """The options a batch of Ray tasks does not carry yet (README: Scale out)."""
+        return [
+            ("--adopt-components", self.adopt_components),
+            (f"--objective {','.join(self.objective)}", self.objective != ("accuracy",)),
+            ("--time-budget", self.time_budget is not None),
+            ("--max-memory-mb", self.max_memory_mb is not None),
+        ]
 
     @property
     def ray_settings(self) -> Any:
@@ -236,6 +275,42 @@ class LabSettings(BaseModel):
             cpus_per_trial=self.cpus_per_trial,
             gpus_per_trial=self.gpus_per_trial,
         )
+
+    @model_validator(mode="after")
+    def _goal_fits(self) -> LabSettings:
+        """Objectives, constraints and sampler that work together (one line naming the fix)."""
+        from trainlab.search.objectives import ALLOWED
+        from trainlab.space import WIDTHS
+
+        objective = ",".join(self.objective)
+        if self.objective not in ALLOWED:
+            choices = " or ".join(",".join(a) for a in ALLOWED)
+            raise ValueError(f"--objective {objective}: use {choices}")
+        multi = len(self.objective) > 1
+        if multi and self.adopt_components:
+            raise ValueError(f"--adopt-components with --objective {objective}: adoption "
+                             "compares accuracy only; use one of the two")  # fmt: skip
+        if self.max_latency_ms is not None and not multi:
+            raise ValueError("--max-latency-ms: latency only varies when the width is searched; "
+                             "add --objective accuracy,latency")  # fmt: skip
+        constrained = any(v is not None for v in (self.min_accuracy, self.max_latency_ms,
+                                                  self.max_memory_mb))  # fmt: skip
+        if self.sampler == "cmaes" and (multi or constrained):
+            raise ValueError("--sampler cmaes: CMA-ES optimizes one objective and ignores "
+                             "constraints; use --sampler tpe")  # fmt: skip
+        if multi and self.train.model_width not in WIDTHS:
+            raise ValueError(f"--width {self.train.model_width}: with --objective {objective} "
+                             f"the width is searched over {', '.join(map(str, WIDTHS))}; "
+                             "start from one of them")  # fmt: skip
+        return self
+
+    @property
+    def goal(self) -> Goal:
+        """The run's objectives and constraint limits (search.objectives.Goal)."""
+        from trainlab.search.objectives import CONSTRAINTS, Goal
+
+        limits = {name: getattr(self, name) for name in CONSTRAINTS}
+        return Goal(self.objective, {k: v for k, v in limits.items() if v is not None})
 
     @property
     def epoch_budget(self) -> int:

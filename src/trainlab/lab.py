@@ -148,19 +148,37 @@ def trial_dir(run_dir: os.PathLike[str] | str, round_: int) -> Path:
     return RunFolder(run_dir).trial(round_)
 
 
+def settle(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> FinalConfig:
+    """The supervisor's decision made whole: round 1 under --warm-start, and the round's
+    model width when it is searched (multi-objective runs)."""
+    from trainlab.search.warm_start import warm_start
+
+    search = runtime.search(folder)
+    final = warm_start(runtime.settings, search.study, final, folder.trial(final.round))
+    width = search.width_for(final.round, final.hparams)
+    return final.model_copy(update={"model_width": width}) if width else final
+
+
 def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) -> TrialSummary:
     """Train the round's configuration (resuming a half-finished trial after a crash) for the
-    epochs the budget leaves it, reporting each epoch to the run's study and its pruner (the
-    open one: with adopted optimizers, `runtime.search(folder, adopted)` opened it first)."""
+    epochs the budget leaves it, at a batch that fits --max-memory-mb, reporting each epoch
+    to the run's study and its pruner (the open one: with adopted optimizers,
+    `runtime.search(folder, adopted)` opened it first); multi-objective runs measure its cost
+    after."""
+    from trainlab.search.trial_cost import plan_batch, start_batch, with_cost
     from trainlab.training.data import load_splits
     from trainlab.training.trainer import run_trial
 
     settings, search = runtime.settings, runtime.search(folder)
     data = load_splits(settings.data, settings.train.seed)
     trial = folder.trial(final.number)
+    width = final.model_width or settings.train.model_width
+    train = settings.train.model_copy(
+        update={"epochs": search.epochs_for(final.number), "model_width": width}
+    )
+    choice = plan_batch(settings, data, trial, width, final.hparams)
     tracker = open_tracker(settings.tracker, folder.path)
     tracker.start_trial(trial.name, final.hparams.model_dump())
-    train = settings.train.model_copy(update={"epochs": search.epochs_for(final.number)})
     summary = run_trial(
         final.hparams,
         train,
@@ -169,7 +187,10 @@ def execute_trial(runtime: LabRuntime, folder: RunFolder, final: FinalConfig) ->
         on_epoch=also_track(tracker, runtime.display.epoch),
         should_stop=search.should_stop(final),
         components=adopted_components(search.adopted, final.hparams, data, train),
+        start_batch=start_batch(choice),
     )
+    known = search.study.latency_of(width, summary.device)
+    summary = with_cost(settings, summary, data, width, choice, known)
     tracker.end_trial(summary)
     search.record(final, summary, [row["val_acc"] for row in read_epoch_rows(trial)])
     # a finished trial's summary.json names its folder where it was trained: give where it is

@@ -7,6 +7,11 @@ schema), `optuna_distributions()`, `perturb()` and the `train` flags (`add_flags
 dimension: a row here and a typed field in `HParams`, then give it a meaning where trials are
 built (training/optim.py or training/trainer.py); tests/unit/test_space.py keeps the views in
 step with the table.
+
+`ARCHITECTURE` lists the model's dimensions (its width), searched only when the run weighs the
+model's cost (`--objective accuracy,latency|params`): they are not HParams fields (a trial's
+width travels as FinalConfig.model_width) and `optuna_distributions(architecture=True)` adds
+them, so single-objective runs see exactly the table above.
 """
 
 from __future__ import annotations
@@ -106,6 +111,19 @@ SPACE: tuple[Dimension, ...] = (
         step=0.05,
     ),
 )
+
+ARCHITECTURE: tuple[Dimension, ...] = (
+    Dimension(
+        "model_width",
+        "int_choice",
+        "ResNet-9 base width (searched when latency or params is an objective)",
+        "--width",
+        64,
+        short="w",
+        choices=(8, 16, 32, 64),
+    ),
+)
+WIDTHS: tuple[int, ...] = ARCHITECTURE[0].choices
 
 DIMENSIONS: dict[str, Dimension] = {d.name: d for d in SPACE}
 FIELDS: tuple[str, ...] = tuple(DIMENSIONS)
@@ -307,11 +325,14 @@ def answer_fields() -> dict[str, Any]:
 
 def optuna_distributions(
     optimizers: tuple[str, ...] = OPTIMIZERS,
+    architecture: bool = False,
 ) -> dict[str, optuna.distributions.BaseDistribution]:
     """The space as Optuna distributions (for TPE/CMA-ES ask/tell), categoricals first;
-    `optimizers`: the optimizer choices (an adopted space's, proposals/adoption.py)."""
+    `optimizers`: the optimizer choices (an adopted space's, proposals/adoption.py);
+    `architecture`: the ARCHITECTURE dimensions too."""
+    dims = SPACE + ARCHITECTURE if architecture else SPACE
     dists: dict[str, optuna.distributions.BaseDistribution] = {}
-    for dim in sorted(SPACE, key=lambda d: d.kind == "float"):
+    for dim in sorted(dims, key=lambda d: d.kind == "float"):
         if dim.kind == "float":
             dists[dim.name] = optuna.distributions.FloatDistribution(*dim.bounds, log=dim.log)
         else:

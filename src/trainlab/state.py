@@ -51,6 +51,10 @@ class TrialSummary(BaseModel):
     peak_memory_mb: float | None = None
     trial_dir: str
     warnings: list[str] = Field(default_factory=list)  # e.g. an unreadable checkpoint retrained
+    # measured by the lab for multi-objective runs and constraints (search/objectives.py)
+    latency_ms: float | None = None  # inference ms per image, batch 1, the trial's device
+    param_count: int | None = None  # trainable parameters
+    memory_mb: float | None = None  # the batch finder's probe at the batch trained
 
 
 class Proposal(BaseModel):
@@ -85,6 +89,7 @@ class FinalConfig(TrialNumbered, BaseModel):
     warnings: list[str] = Field(default_factory=list)
     remedies: list[Remedy] = Field(default_factory=list)  # the chosen proposal's
     trial: int | None = None  # the trial number (trial folder trial_{n-1}); several per round
+    model_width: int | None = None  # the searched width (multi-objective runs); None: --width
 
 
 class Analysis(TrialNumbered, BaseModel):
@@ -151,6 +156,9 @@ class TrialDict(TypedDict):
     peak_memory_mb: float | None
     trial_dir: str
     warnings: list[str]
+    latency_ms: float | None
+    param_count: int | None
+    memory_mb: float | None
 
 
 class RemedyDict(TypedDict):
@@ -180,6 +188,7 @@ class FinalDict(TypedDict):
     warnings: list[str]
     remedies: list[RemedyDict]
     trial: int | None
+    model_width: int | None
 
 
 class AnalysisDict(TypedDict):
@@ -238,6 +247,7 @@ class HPOState(LabInput, total=False):
     round: int  # the round under way (record increments it)
     trials_done: int  # trials recorded so far: trial folders 1..trials_done are complete
     epochs_spent: int  # epochs those trials trained (the epoch budget's count)
+    seconds_spent: float  # wall seconds the run's processes spent up to the last record
     proposals: Annotated[list[ProposalDict], this_round]
     finals: list[FinalDict]
     trials: list[TrialDict]

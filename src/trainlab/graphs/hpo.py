@@ -10,6 +10,7 @@ a run given neither (the CLI, tests) uses the nodes the graph was built with.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Literal, get_type_hints
 
@@ -28,6 +29,7 @@ from trainlab.graphs.proposal import build_proposal_graph
 from trainlab.lab_history import full_state, write_decision, write_lab_proposals, write_trial
 from trainlab.proposals import stagnation as proposals
 from trainlab.reporting.html_report import write_html_report
+from trainlab.reporting.pareto import write_tradeoffs
 from trainlab.reporting.run_report import (
     budget_record,
     trial_rows,
@@ -54,6 +56,7 @@ class HPONodes:
         self.home = runtime.folder  # the CLI's run folder (a resumed one may have moved)
         self.runs: dict[str, HPONodes] = {}  # run folder → the nodes of a run with its own settings
         self.saver = saver  # the CLI's: record drops finished proposal subgraphs from it
+        self.clock = time.monotonic()  # --time-budget: this process's time since the last record
 
     def folder(self, state: HPOState) -> RunFolder:
         """Where the run's files go: the folder the CLI runs, else the state's (Studio)."""
@@ -127,6 +130,7 @@ class HPONodes:
         proposals = [p for p in finals if p is not None]
         view = self.runtime.round_view(state)
         final = self.runtime.advisors.supervisor.finalize(view, proposals)
+        final = lab.settle(self.runtime, self.folder(state), final)
         self.runtime.display.decision(state["round"], "supervisor", final.policy)
         batch = lab.batch_finals(self.runtime, self.folder(state), view, final)
         first = state.get("trials_done", state["round"] - 1) + 1
@@ -210,11 +214,14 @@ class HPONodes:
             self.saver.forget_subgraphs()  # the proposal subgraph ran: resume no longer needs it
         run_dir, seed = folder.path, self.settings.train.seed
         best = write_run_artifacts(run_dir, finals, trials, seed, self.settings.epoch_budget)
+        now = time.monotonic()
+        spent, self.clock = state.get("seconds_spent", 0.0) + now - self.clock, now
         # rounds: the settings' (a resume may have raised it)
         return self._adopt(state) | {
             "best": best and {"round": best["round"], "best_val_acc": best["best_val_acc"]},
             "round": state["round"] + 1,
             "rounds": self.settings.rounds,
+            "seconds_spent": spent,
             "research": [],
             "research_proposals": Overwrite([]),  # now in the trial folder
             "proposal_request": {},
@@ -235,6 +242,8 @@ class HPONodes:
         folder = self.folder(state)
         everything = full_state(folder, state)
         finals, trials = _finished(everything)
+        width = self.settings.train.model_width
+        tradeoffs = write_tradeoffs(folder.path, self.settings.goal, finals, trials, width)
         write_report(
             folder.path,
             trial_rows(finals, trials),
@@ -242,8 +251,9 @@ class HPONodes:
             everything["research_proposals"],
             budget_record(trials, self.settings.epoch_budget),
             everything.get("adopted", []),
+            tradeoffs,
         )
-        write_html_report(folder.path, everything)
+        write_html_report(folder.path, everything, tradeoffs)
         folder.mark_finished()
         return {}
 

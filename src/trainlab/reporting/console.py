@@ -28,6 +28,10 @@ def run_banner(settings: LabSettings, run_dir: Path, resuming: bool) -> str:
         f"HPO lab: {data.dataset}, {settings.rounds} rounds × up to {train.epochs} epochs, "
         f"width {train.model_width}, device {_device_name(train.device)}, {validation}."
     )
+    goal = settings.goal
+    if goal.multi or goal.active or settings.time_budget:
+        budget = f"; time budget {settings.time_budget:g} min" if settings.time_budget else ""
+        what += f"\nGoal: {goal.describe()}{budget}."
     where = "Resuming" if resuming else "Run folder"
     return f"{what}\n{where} {run_dir} (after a crash: python main.py --resume {run_dir})"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from trainlab.reporting.pareto import PARETO_PNG, TradeoffTable
 from trainlab.reporting.run_report import (
     ADOPTED_TITLE,
     SAME_SPLIT_NOTE,
@@ -33,7 +34,7 @@ h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2
 table { border-collapse: collapse; margin: .5rem 0; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f3f5f8; } td.text, th.text { text-align: left; }
-tr.best { background: #fff8dc; font-weight: 600; }
+tr.best { background: #fff8dc; font-weight: 600; } td.broken { color: #b91c1c; }
 .status { border-radius: .6rem; padding: 0 .5rem; color: #fff; background: #6b7280; }
 .status-complete { background: #15803d; } .status-pruned { background: #b45309; }
 .status-diverged, .status-failed { background: #b91c1c; }
@@ -48,8 +49,11 @@ $body
 """)
 
 
-def write_html_report(run_dir: Path, state: Mapping[str, Any]) -> Path:
-    """Write run_dir/report.html from the lab's final state and the plots in the run folder."""
+def write_html_report(
+    run_dir: Path, state: Mapping[str, Any], tradeoffs: TradeoffTable | None = None
+) -> Path:
+    """Write run_dir/report.html from the lab's final state and the plots in the run folder
+    (and the trade-offs of a run with several objectives or constraints)."""
     finals = [FinalConfig.model_validate(f) for f in state.get("finals", [])]
     trials = [TrialSummary.model_validate(t) for t in state.get("trials", [])]
     rows = trial_rows(finals, trials)
@@ -58,6 +62,7 @@ def write_html_report(run_dir: Path, state: Mapping[str, Any]) -> Path:
         _trials_section(rows, best),
         _viewers_section(run_dir),
         _best_section(best),
+        _tradeoffs_section(run_dir, tradeoffs),
         _not_complete_section(finals, trials),
         _section("Progress", _image(run_dir / "hpo_progress.png", "HPO progress")),
         _rounds_section(run_dir, finals, trials, state),
@@ -104,6 +109,22 @@ def _best_section(best: Mapping[str, Any] | None) -> str:
         f"device {_e(best['device'])}).</p>"
     )
     return _section("Best configuration", text + _table(["hyperparameter", "value"], body))
+
+
+def _tradeoffs_section(run_dir: Path, table: TradeoffTable | None) -> str:
+    """Each trial's objectives and constraints; the Pareto front highlighted, broken
+    constraints marked."""
+    if table is None:
+        return ""
+    body = []
+    for cells, front, broken in zip(table.cells, table.front, table.broken, strict=True):
+        css = ' class="best"' if front else ""
+        tds = "".join(f"<td>{_e(c)}</td>" for c in cells[:-1])
+        mark = ' class="text broken"' if broken else ' class="text"'
+        body.append(f"<tr{css}>{tds}<td{mark}>{_e(cells[-1])}</td></tr>")
+    text = f"<p>Goal: {_e(table.goal_text)}.</p>" + _table(table.heads, body, "tradeoffs")
+    text += _image(run_dir / PARETO_PNG, "Pareto front")
+    return _section("Objectives and constraints", text)
 
 
 def _not_complete_section(finals: Sequence[FinalConfig], trials: Sequence[TrialSummary]) -> str:

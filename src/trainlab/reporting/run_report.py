@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from trainlab import space
+from trainlab.reporting.pareto import PARETO_PNG, TradeoffTable
 from trainlab.reporting.trackers import viewer_commands
 from trainlab.runstore import atomic_write_bytes, write_json
 from trainlab.state import FinalConfig, TrialSummary
@@ -168,9 +169,11 @@ def write_report(
     proposals: Sequence[dict[str, Any]] = (),
     budget: dict[str, Any] | None = None,
     adopted: Sequence[dict[str, Any]] = (),
+    tradeoffs: TradeoffTable | None = None,
 ) -> Path:
-    """A short Markdown report of the run: the table, the best configuration, the research
-    proposals that stagnation triggered, the components adopted from them, the plots."""
+    """A short Markdown report of the run: the table, the best configuration, the trade-offs
+    (objectives, constraints, Pareto front), the research proposals that stagnation
+    triggered, the components adopted from them, the plots."""
     header = "| " + " | ".join(TABLE_COLUMNS) + " |"
     lines = ["# HPO lab report", "", header, "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(_cell(row[c]) for c in TABLE_COLUMNS) + " |" for row in rows]
@@ -196,6 +199,8 @@ def write_report(
             + (", validation = test split" if best["val_and_test_same_dataset"] else "")
             + ").",
         ]
+    if tradeoffs is not None:
+        lines += tradeoff_lines(tradeoffs)
     if proposals:
         lines += ["", "## Research proposals (asked for when the lab stagnated)", ""]
         lines += [
@@ -235,6 +240,16 @@ def adoption_text(a: Mapping[str, Any]) -> str:
         f"{a['verdict']} (difference {a['diff_mean']:+.4g}, p {_significant(a['p_value'])}, "
         f"{a['seeds']} paired seeds; test accuracy {a['accuracy_verdict']})"
     )
+
+
+def tradeoff_lines(table: TradeoffTable) -> list[str]:
+    """The trade-offs section of report.md (with pareto.png when there is one)."""
+    lines = ["", "## Objectives and constraints", "", f"Goal: {table.goal_text}.", ""]
+    lines += ["| " + " | ".join(table.heads) + " |", "|" + "---|" * len(table.heads)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table.cells]
+    if table.plot:
+        lines += ["", f"![Pareto front]({PARETO_PNG})"]
+    return lines
 
 
 def format_accuracy(value: float | None) -> str:

@@ -17,7 +17,7 @@ from trainlab.search.batch import batch_configs
 from trainlab.search.optimizer_view import optimizer_view, render
 from trainlab.search.predictor import ConvergencePredictor
 from trainlab.search.pruning import RemotePruning, epoch_callback, make_pruner
-from trainlab.search.study import STUDY_NAME, SearchStudy, study_name, trial_key
+from trainlab.search.study import STUDY_NAME, SearchStudy, hparams_of, study_name, trial_key
 from trainlab.space import HParams
 from trainlab.state import FinalConfig, TrialSummary
 
@@ -41,15 +41,29 @@ class LabSearch:
         # a run's own file keeps the name; a shared database holds a study per run
         base = f"{STUDY_NAME}-{thread_id}" if settings.storage else STUDY_NAME
         self.name = study_name(self.adopted, base)
+        goal = settings.goal  # several objectives: never pruned (see search/study.py)
+        pruner = "none" if goal.multi else settings.pruner
         self.study = SearchStudy.open(
             settings.sampler,
             settings.train.seed,
             run_dir=run_dir,
-            pruner=make_pruner(settings.pruner, settings.train.epochs),
+            pruner=make_pruner(pruner, settings.train.epochs),
             storage=optuna_storage(self.db) if settings.storage else None,
             base_name=base,
             adopted=self.adopted,
+            goal=goal,
         )
+
+    def width_for(self, round_: int, hparams: HParams) -> int | None:
+        """The round's model width when it is searched (None: --width): the optimizer's
+        suggestion when it proposed `hparams`, else --width (the prior's, the suggest tool's
+        and the consultants' configurations are for the run's width)."""
+        if not self.study.goal.multi:
+            return None
+        params = self.study.peek_params(round_)
+        if hparams_of(params) == hparams:
+            return int(params["model_width"])
+        return self.settings.train.model_width
 
     def state(self, view: RoundView) -> OptimizerState:
         """The optimizer's view for this round's agents (its suggestion, state and record)."""
@@ -107,11 +121,15 @@ class LabSearch:
         recorded = self.study.trial_of(final.number)
         if recorded is not None and recorded.state.is_finished():
             return None
-        return self.study.start(final.number, final.hparams, final.source, final.round)
+        trial = self.study.start(
+            final.number, final.hparams, final.source, final.round, final.model_width
+        )
+        return None if self.study.goal.multi else trial  # Optuna's pruners take one objective
 
     def record(self, final: FinalConfig, summary: TrialSummary, val_accs: Sequence[float]) -> None:
         """Tell the study the trial's outcome (once, whatever the number of calls)."""
-        self.study.record(final.number, summary, val_accs, final.source, final.round)
+        study, width = self.study, final.model_width
+        study.record(final.number, summary, val_accs, final.source, final.round, width)
 
 
 def spent_epochs(trials: Sequence[dict[str, Any]]) -> int:
@@ -127,7 +145,17 @@ def more_rounds(settings: LabSettings, state: Mapping[str, Any], rounds: int) ->
     """Another round while `rounds` and the epoch budget both last (the state's count of
     epochs spent; a state from before that count: its full trial list)."""
     spent = state.get("epochs_spent", spent_epochs(state.get("trials", [])))
-    return state["round"] <= rounds and settings.epoch_budget - spent > 0
+    return (
+        state["round"] <= rounds
+        and settings.epoch_budget - spent > 0
+        and not time_spent(settings, state)
+    )
+
+
+def time_spent(settings: LabSettings, state: Mapping[str, Any]) -> bool:
+    """Whether --time-budget minutes are used up (the state's count, kept across resumes)."""
+    budget = settings.time_budget
+    return budget is not None and state.get("seconds_spent", 0.0) >= 60 * budget
 
 
 def predicted_final(val_accs: Sequence[float], epochs: int) -> dict[str, float | None]:

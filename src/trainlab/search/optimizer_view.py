@@ -3,8 +3,10 @@
 CMA-ES: its mean, step size σ and the main axes of its covariance, in the space's own units
 (learning rate and weight decay in log10 units, label smoothing linear; the categorical
 dimensions are not modelled by CMA-ES and are noted as such). TPE (and random): the top and
-bottom trials and the sampler's own next suggestion. Only hyperparameters and scores appear:
-no paths, names or free text from the trials.
+bottom trials and the sampler's own next suggestion. A run with several objectives or with
+constraints also says which apply; with several objectives the trials shown are the Pareto
+front (feasible, non-dominated) and the suggestion names its width. Only hyperparameters and
+scores appear: no paths, names or free text from the trials.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from optuna.trial import FrozenTrial, TrialState
 
 from trainlab import space
-from trainlab.search.study import SearchStudy
+from trainlab.search.study import SearchStudy, hparams_of
 
 CMA_OPTIMIZER_ATTR = "cma:optimizer"
 SHOWN_TRIALS = 3
@@ -33,6 +35,17 @@ def optimizer_view(search: SearchStudy, round_: int) -> dict[str, Any]:
     if search.sampler == "cmaes":
         view["cmaes"] = cma_state(search.finished())
         return view
+    goal = search.goal
+    if goal.multi or goal.active:
+        view["goal"] = goal.describe()
+    if goal.multi:
+        view["top"] = [_row(t) for t in search.pareto()[: 2 * SHOWN_TRIALS]]
+        view["bottom"] = []
+        params = search.peek_params(round_)
+        view["next_suggestion"] = hparams_of(params).model_dump()
+        view["next_width"] = params["model_width"]
+        view["objectives"] = list(goal.objectives)
+        return view
     ranked = sorted(trials, key=lambda t: -(t.value or 0.0))
     view["top"] = [_row(t) for t in ranked[:SHOWN_TRIALS]]
     view["bottom"] = [_row(t) for t in ranked[SHOWN_TRIALS:][-SHOWN_TRIALS:]]
@@ -43,12 +56,19 @@ def optimizer_view(search: SearchStudy, round_: int) -> dict[str, Any]:
 def render(view: dict[str, Any]) -> str:
     """The view as prompt text."""
     head = f"Optimizer: {view['sampler']} ({view['complete_trials']} complete trials)."
+    if "goal" in view:
+        head += f"\nGoal: {view['goal']}."
     if "cmaes" in view:
         return head + "\n" + _render_cma(view["cmaes"])
-    lines = [head, "Top trials:", *map(_render_row, view["top"])]
+    best = "Pareto front (feasible trials no other beats on every objective):"
+    names = view.get("objectives")
+    rows = [_render_row(row, names) for row in view["top"]]
+    lines = [head, best if names else "Top trials:", *rows]
     if view["bottom"]:
         lines += ["Bottom trials:", *map(_render_row, view["bottom"])]
     suggestion = space.HParams(**view["next_suggestion"]).brief()
+    if "next_width" in view:
+        suggestion += f" at width {view['next_width']}"
     return "\n".join([*lines, f"The sampler's own next suggestion: {suggestion}"])
 
 
@@ -102,11 +122,21 @@ def _to_space(name: str, unit: float) -> float:
 
 
 def _row(trial: FrozenTrial) -> dict[str, Any]:
-    return {"number": trial.number, "value": trial.value, "params": dict(trial.params)}
+    row = {"number": trial.number, "value": trial.values[0], "params": dict(trial.params)}
+    if len(trial.values) > 1:
+        row["values"] = list(trial.values)
+    return row
 
 
-def _render_row(row: dict[str, Any]) -> str:
-    return f"- #{row['number']}: {row['value']:.4f} {space.HParams(**row['params']).brief()}"
+def _render_row(row: dict[str, Any], objectives: list[str] | None = None) -> str:
+    """'- #3: 0.9120 sgd lr=…', or with objectives '- #3: accuracy 0.912, latency 1.3 at
+    width 8: sgd lr=…'."""
+    if not objectives:
+        return f"- #{row['number']}: {row['value']:.4f} {space.HParams(**row['params']).brief()}"
+    params = dict(row["params"])
+    width = params.pop("model_width")
+    scores = ", ".join(f"{n} {v:.4g}" for n, v in zip(objectives, row["values"], strict=True))
+    return f"- #{row['number']}: {scores} at width {width}: {space.HParams(**params).brief()}"
 
 
 def _render_cma(state: dict[str, Any] | None) -> str:

@@ -132,6 +132,7 @@ def run_trial(
     on_epoch: Callable[[dict], None] | None = None,
     components: TrialComponents | None = None,
     should_stop: Callable[[int, float], bool] | None = None,
+    start_batch: int | None = None,
 ) -> TrialSummary:
     """Train one configuration into `trial_dir` and return its summary (see module doc).
 
@@ -139,6 +140,7 @@ def run_trial(
     exception (including one raised by `on_epoch`) propagates and leaves checkpoint_last.pt
     for the next call to continue from. `should_stop(epoch, val_acc)` returning True after an
     epoch ends the trial with status "pruned" (curve, test score and artifacts kept).
+    `start_batch`: the batch to try first (the batch finder's; default the requested one).
     """
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +150,7 @@ def run_trial(
     started = time.perf_counter()
     ctx = _context(hparams, settings, data, trial_dir, on_epoch, components, should_stop)
     saved = checkpoint.load_last(trial_dir, ctx.fingerprint(), ctx.warnings)
-    batch = saved["batch_size"] if saved else hparams.train_batch_size
+    batch = saved["batch_size"] if saved else start_batch or hparams.train_batch_size
     attempts = [Attempt(**a) for a in saved["attempts"]] if saved else []
     prior_seconds = saved["seconds"] if saved else 0.0
 
