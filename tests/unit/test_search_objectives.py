@@ -53,7 +53,7 @@ def test_the_study_marks_broken_constraints_and_its_front_is_feasible() -> None:
     study = SearchStudy.open("tpe", 0, goal=LATENCY)
     outcomes = [(0.9, 7.5, 32), (0.8, 2.0, 8), (0.7, 3.0, 8), (0.85, 4.0, 16)]
     for round_, (acc, latency, width) in enumerate(outcomes, start=1):
-        study.record(round_, summary(acc, latency), [acc], "consultant_a", width)
+        study.record(round_, summary(acc, latency), [acc], "consultant_a", width=width)
     trials = study.finished()
     assert [t.values for t in trials] == [[a, lat] for a, lat, _ in outcomes]
     assert [t.params["model_width"] for t in trials] == [32, 8, 8, 16]
@@ -129,7 +129,7 @@ def test_the_agents_view_names_the_goal_and_shows_the_pareto_front() -> None:
 
     study = SearchStudy.open("tpe", 0, goal=LATENCY)
     for round_, (acc, latency) in enumerate([(0.9, 7.5), (0.8, 2.0), (0.7, 3.0)], start=1):
-        study.record(round_, summary(acc, latency), [acc], "consultant_a", 8)
+        study.record(round_, summary(acc, latency), [acc], "consultant_a", width=8)
     text = render(optimizer_view(study, 4))
     assert "Goal: maximize accuracy, minimize latency (ms); constraints: latency_ms ≤ 5." in text
     assert "Pareto front" in text and "#1: accuracy 0.8, latency 2 at width 8: sgd" in text
@@ -141,8 +141,8 @@ def test_the_agents_view_names_the_goal_and_shows_the_pareto_front() -> None:
 
 def test_trials_of_one_width_on_one_device_share_the_first_latency_measured() -> None:
     study = SearchStudy.open("tpe", 0, goal=LATENCY)
-    study.record(1, summary(0.9, 0.7), [0.9], "prior", 8)
-    study.record(2, summary(0.5, 1.2), [0.5], "consultant_a", 32)
+    study.record(1, summary(0.9, 0.7), [0.9], "prior", width=8)
+    study.record(2, summary(0.5, 1.2), [0.5], "consultant_a", width=32)
     assert study.latency_of(8, "cpu") == 0.7 and study.latency_of(32, "cpu") == 1.2
     assert study.latency_of(16, "cpu") is None and study.latency_of(8, "cuda") is None
 

@@ -122,14 +122,14 @@ class LabSearch:
         if recorded is not None and recorded.state.is_finished():
             return None
         trial = self.study.start(
-            final.number, final.hparams, final.source, final.round, final.model_width
+            final.number, final.hparams, final.source, final.round, width=final.model_width
         )
         return None if self.study.goal.multi else trial  # Optuna's pruners take one objective
 
     def record(self, final: FinalConfig, summary: TrialSummary, val_accs: Sequence[float]) -> None:
         """Tell the study the trial's outcome (once, whatever the number of calls)."""
         study, width = self.study, final.model_width
-        study.record(final.number, summary, val_accs, final.source, final.round, width)
+        study.record(final.number, summary, val_accs, final.source, final.round, width=width)
 
 
 def spent_epochs(trials: Sequence[dict[str, Any]]) -> int:

@@ -197,6 +197,7 @@ class SearchStudy:
         hparams: HParams,
         source: str,
         round_: int | None = None,
+        *,
         width: int | None = None,
     ) -> optuna.Trial:
         """The running trial `key` (of round `round_`, default `key`) with `hparams` (and
@@ -234,13 +235,14 @@ class SearchStudy:
         val_accs: Sequence[float],
         source: str,
         round_: int | None = None,
+        *,
         width: int | None = None,
     ) -> FrozenTrial:
         """Tell the outcome of trial `key` once; a second call returns the recorded trial."""
         existing = self.trial_of(key)
         if existing is not None and existing.state.is_finished():
             return existing
-        trial = self.start(key, summary.requested_hparams, source, round_, width)
+        trial = self.start(key, summary.requested_hparams, source, round_, width=width)
         for epoch, acc in enumerate(val_accs, start=1):
             self.report(trial, epoch, acc)
         trial.set_user_attr(STATUS_ATTR, summary.status)
