@@ -91,7 +91,7 @@ def test_a_significant_validation_adds_the_optimizer_for_the_remaining_rounds(
     before = list(range(1, asked["lab_round"] + 1))
     assert rounds_in(run_dir, "trainlab") == before
     assert rounds_in(run_dir, adopted_study) == [1, 2, 3]
-    reopened = LabSearch(lab_settings, run_dir, [adoption["component"]])  # as a resume does
+    reopened = LabSearch(lab_settings, run_dir, adopted=[adoption["component"]])  # as on resume
     assert adoption["component"] in reopened.study.distributions["optimizer"].choices
     assert len(reopened.study.finished()) == 3  # seeding again copies nothing twice
 

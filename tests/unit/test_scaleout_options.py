@@ -33,6 +33,11 @@ def closed_port() -> int:
         ([f"--checkpointer=mysql://me:{SECRET}@db/runs"], "--checkpointer: must be 'sqlite'"),
         ([f"--storage=postgresql://me:{SECRET}@127.0.0.1:{closed_port()}/runs"], "--storage"),
         ([f"--checkpointer=postgresql://me:{SECRET}@127.0.0.1:{closed_port()}/r"], "me:***@"),
+        (["--workers", "2", "--adopt-components"], "--adopt-components with --workers 2"),
+        (["--workers", "2", "--objective", "accuracy,latency"], "with --workers 2: it runs one"),
+        (["--workers", "2", "--time-budget", "5"], "--time-budget with --workers 2"),
+        (["--workers", "2", "--max-memory-mb", "900"], "--max-memory-mb with --workers 2"),
+        (["--adopt-components", "--objective", "accuracy,params"], "adoption compares accuracy"),
     ],
 )
 def test_bad_scale_out_input_is_one_line_before_any_run_folder(
