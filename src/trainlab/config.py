@@ -139,7 +139,7 @@ class LabSettings(BaseModel):
     )  # fmt: skip
     budget_epochs: int | None = Field(
         None, gt=0, description="epochs the run may spend in all; the run ends when they or "
-        "--rounds run out (default: rounds × epochs)",
+        "--rounds run out (default: rounds × workers × epochs)",
     )  # fmt: skip
     pruner: Literal["none", "asha", "hyperband", "median", "predictive"] = Field(
         "asha", description="stop bad trials early; predictive: the convergence predictor"
