@@ -25,7 +25,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +46,17 @@ from trainlab.search.pruning import epoch_callback, make_pruner
 from trainlab.search.study import make_sampler, tell_state
 from trainlab.state import TrialSummary
 from trainlab.training import artifacts
-from trainlab.training.data import ImageSplits, load_splits, stratified_split
+from trainlab.training.data import ImageSplits, load_splits
 from trainlab.training.trainer import run_trial
 
 HYBRID = "hybrid (study + 30 % consultants + ASHA)"
 LAB_GRAPH = "lab graph (offline, defaults: TPE + 30 % + ASHA)"
 LAB_ADOPT = "lab graph + --adopt-components (stagnation 3)"
+FULL_TRAIN = DataSettings(dataset="digits", val_split=0.2)
 SETTINGS: dict[str, dict[str, Any]] = {
     "digits_w8_cap3": {"width": 8, "cap": 3, "train_fraction": 1.0},
     "digits_25pct_w8_cap4": {"width": 8, "cap": 4, "train_fraction": 0.25},
 }
-
-
-def subset(data: ImageSplits, fraction: float, seed: int) -> ImageSplits:
-    """A stratified `fraction` of the training split (validation and test unchanged)."""
-    if fraction >= 1.0:
-        return data
-    keep, _ = stratified_split(data.train_y, fraction, seed)
-    return replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
 
 
 def run_optuna(
@@ -112,12 +104,17 @@ def run_lab(train: TrainSettings, data: ImageSplits, budget: int, folder: Path) 
 
 
 def run_lab_graph(
-    train: TrainSettings, data: ImageSplits, budget: int, folder: Path, adopt: bool = False
+    train: TrainSettings,
+    data: ImageSplits,
+    budget: int,
+    folder: Path,
+    data_settings: DataSettings = FULL_TRAIN,
+    adopt: bool = False,
 ) -> list | tuple[list, dict[str, Any]]:
     """The lab itself: the real graph, its offline agents and defaults, one consultation turn
     (the offline consultants do not change their proposal in a second one) and no research
-    proposals (their validation trains outside the budget). It loads its own data: the same
-    digits split as `data`, so it runs only where the setting trains on all of train.
+    proposals (their validation trains outside the budget). It loads its own data from
+    `data_settings`: the same split and training subset as `data`.
     `adopt`: --adopt-components with the default --stagnation-rounds 3; also returns what
     the proposals found and what was adopted (their validation epochs are outside the budget)."""
     from trainlab import lab
@@ -129,7 +126,7 @@ def run_lab_graph(
     settings = LabSettings(
         rounds=budget, consult_turns=1, stagnation_rounds=3 if adopt else 0, offline=True,
         output_dir=folder, budget_epochs=budget, train=train, adopt_components=adopt,
-        data=DataSettings(dataset="digits", val_split=0.2),
+        data=data_settings,
     )  # fmt: skip
     run_dir = lab.start_run(settings)
     with open_checkpointer(run_dir) as saver:
@@ -214,18 +211,17 @@ def run_setting(name: str, seed: int, budget: int, methods: list[str]) -> dict[s
         save_checkpoints=False,
         augment="none",
     )
-    data = subset(
-        load_splits(DataSettings(dataset="digits", val_split=0.2), seed),
-        cfg["train_fraction"],
-        seed,
+    data_settings = DataSettings(
+        dataset="digits", val_split=0.2, train_fraction=cfg["train_fraction"]
     )
+    data = load_splits(data_settings, seed)
     results = {}
     for method in methods:
-        if method in (LAB_GRAPH, LAB_ADOPT) and cfg["train_fraction"] < 1.0:
-            continue
         run = METHODS[method]
+        graph = method in (LAB_GRAPH, LAB_ADOPT)  # the lab loads its own data from its settings
         with tempfile.TemporaryDirectory() as tmp:
-            out = run(train, data, budget, Path(tmp))
+            extra = (data_settings,) if graph else ()
+            out = run(train, data, budget, Path(tmp), *extra)
         summaries, found = out if isinstance(out, tuple) else (out, {})
         results[method] = r = score(summaries, budget) | found
         print(

@@ -97,6 +97,11 @@ class DataSettings(BaseModel):
         description="hold this fraction of train out for validation; 0 validates on the test "
         "split (recorded as val_and_test_same_dataset)",
     )  # fmt: skip
+    train_fraction: float = Field(
+        1.0, gt=0.0, le=1.0,
+        description="train on a seeded stratified fraction of the training split (a quick "
+        "search on less data); validation, test and normalization stay those of the full split",
+    )  # fmt: skip
 
 
 class LabSettings(BaseModel):

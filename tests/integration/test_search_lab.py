@@ -70,6 +70,8 @@ def test_a_pruned_trial_is_shown_as_such_and_never_the_best(tmp_path, monkeypatc
         (["--agent-share", "-0.1"], "--agent-share"),
         (["--sampler", "grid"], "--sampler"),
         (["--pruner", "sometimes"], "--pruner"),
+        (["--train-fraction", "0"], "--train-fraction"),
+        (["--train-fraction", "1.5"], "--train-fraction"),
     ],
 )
 def test_bad_search_flags_fail_in_one_line_before_any_run_folder(

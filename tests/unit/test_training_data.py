@@ -50,6 +50,19 @@ def test_val_split_holds_out_a_seeded_stratified_part_of_train() -> None:
     assert overlap <= 5  # digits has a handful of exact duplicate images, nothing more
 
 
+def test_train_fraction_keeps_a_seeded_stratified_part_of_train_only() -> None:
+    full = load_splits(DataSettings(dataset="digits", val_split=0.2), seed=3)
+    part = load_splits(DataSettings(dataset="digits", val_split=0.2, train_fraction=0.25), seed=3)
+    again = load_splits(DataSettings(dataset="digits", val_split=0.2, train_fraction=0.25), seed=3)
+    assert abs(len(part.train_y) / len(full.train_y) - 0.25) < 0.01
+    assert torch.bincount(part.train_y).min() >= 25  # every class kept (stratified)
+    assert torch.equal(part.train_x, again.train_x)  # the same images for the same seed
+    assert torch.equal(part.val_x, full.val_x) and torch.equal(part.test_x, full.test_x)
+    assert part.mean == full.mean  # normalized as the full split, so a found config transfers
+    kept = {bytes(row.numpy()) for row in part.train_x.flatten(1)}
+    assert kept <= {bytes(row.numpy()) for row in full.train_x.flatten(1)}
+
+
 def test_stratified_split_keeps_singleton_classes_in_the_kept_part() -> None:
     labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2])
     held, kept = stratified_split(labels, 0.5, seed=0)

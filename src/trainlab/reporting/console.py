@@ -24,6 +24,8 @@ def run_banner(settings: LabSettings, run_dir: Path, resuming: bool) -> str:
         if data.val_split
         else "validation = test split (--val-split 0)"
     )
+    if data.train_fraction < 1:
+        validation += f", training on {data.train_fraction:.0%} of the training split"
     what = (
         f"HPO lab: {data.dataset}, {settings.rounds} rounds × up to {train.epochs} epochs, "
         f"width {train.model_width}, device {_device_name(train.device)}, {validation}."

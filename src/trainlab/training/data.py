@@ -6,6 +6,7 @@
 
 Split policy: with val_split == 0 the test split doubles as validation (recorded as
 `val_and_test_same_dataset`); otherwise a seeded stratified fraction of train is held out.
+`train_fraction` < 1 then keeps a seeded stratified fraction of what is left for training.
 """
 
 from __future__ import annotations
@@ -62,7 +63,17 @@ class ImageSplits:
 
 def load_splits(settings: DataSettings, seed: int) -> ImageSplits:
     """The dataset of `settings`, split for `seed`; cached in-process."""
-    return _load_splits(settings.dataset, Path(settings.data_dir), settings.val_split, seed)
+    splits = _load_splits(settings.dataset, Path(settings.data_dir), settings.val_split, seed)
+    return train_subset(splits, settings.train_fraction, seed)
+
+
+def train_subset(data: ImageSplits, fraction: float, seed: int) -> ImageSplits:
+    """A seeded stratified `fraction` of the training split; validation, test and the
+    normalization statistics (of the full training split) unchanged."""
+    if fraction >= 1.0:
+        return data
+    keep, _ = stratified_split(data.train_y, fraction, seed)
+    return replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
 
 
 @functools.lru_cache(maxsize=4)
