@@ -63,8 +63,9 @@ class ImageSplits:
 
 def load_splits(settings: DataSettings, seed: int) -> ImageSplits:
     """The dataset of `settings`, split for `seed`; cached in-process."""
-    splits = _load_splits(settings.dataset, Path(settings.data_dir), settings.val_split, seed)
-    return train_subset(splits, settings.train_fraction, seed)
+    return _load_splits(
+        settings.dataset, Path(settings.data_dir), settings.val_split, settings.train_fraction, seed
+    )
 
 
 def train_subset(data: ImageSplits, fraction: float, seed: int) -> ImageSplits:
@@ -77,7 +78,9 @@ def train_subset(data: ImageSplits, fraction: float, seed: int) -> ImageSplits:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_splits(dataset: str, data_dir: Path, val_split: float, seed: int) -> ImageSplits:
+def _load_splits(
+    dataset: str, data_dir: Path, val_split: float, train_fraction: float, seed: int
+) -> ImageSplits:
     loaders = {"cifar10": _cifar10, "digits": _digits, "synthetic": _synthetic}
     train_x, train_y, test_x, test_y = loaders[dataset](data_dir)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
@@ -88,7 +91,7 @@ def _load_splits(dataset: str, data_dir: Path, val_split: float, seed: int) -> I
     else:
         val_x, val_y = test_x, test_y
     pixels = train_x.double().div(255).transpose(0, 1).flatten(1)
-    return ImageSplits(
+    splits = ImageSplits(
         name=dataset,
         train_x=train_x,
         train_y=train_y,
@@ -101,6 +104,7 @@ def _load_splits(dataset: str, data_dir: Path, val_split: float, seed: int) -> I
         std=tuple(pixels.std(1).clamp_min(1e-3).tolist()),
         val_and_test_same_dataset=val_split == 0,
     )
+    return train_subset(splits, train_fraction, seed)
 
 
 def stratified_split(
