@@ -345,6 +345,7 @@ def main() -> None:
             "budget_epochs": args.budget_epochs,
             "per_setting": {s: SETTINGS[s] for s in args.settings},
             "data": "digits, val split 0.2 (selection), test scored on the selected trial",
+            "precise_bn_images": TrainSettings().precise_bn_images,
             "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
             f"{args.threads} thread(s)",
         },

@@ -68,6 +68,12 @@ class TrainSettings(BaseModel):
     model_width: int = Field(
         64, ge=4, description="ResNet-9 base width", json_schema_extra={"flag": "--width"}
     )
+    precise_bn_images: int = Field(
+        4096, ge=0,
+        description="before each evaluation, re-estimate BatchNorm statistics on up to this "
+        "many training images (the running averages lag the weights in a short trial); 0 "
+        "evaluates with the running averages",
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod

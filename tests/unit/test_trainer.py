@@ -299,3 +299,17 @@ def test_an_epoch_row_has_exactly_the_csv_columns() -> None:
     scores = {"loss": 1.0, "acc": 0.5, "f1": 0.4, "lr": 0.1, "images_per_sec": 10.0}
     scores["gradients"] = gradients  # the training epoch's monitor columns (ResNet-9's groups)
     assert tuple(epoch_row(1, scores, scores, 2.0)) == METRIC_COLUMNS
+
+
+def test_precise_batchnorm_scores_what_a_short_trial_has_learnt(tmp_path: Path) -> None:
+    """8 steps on 288 digits: the running averages still carry the first weights (near chance);
+    statistics re-estimated on the training images score the same weights much higher."""
+    data = load_splits(DataSettings(dataset="digits", val_split=0.2, train_fraction=0.25), 4)
+    hp = HP.model_copy(update={"train_batch_size": 128})
+    scored = {
+        n: run_trial(hp, settings(epochs=4, precise_bn_images=n), data, tmp_path / str(n))
+        for n in (0, 4096)
+    }
+    assert scored[0].best_val_acc < 0.25
+    assert scored[4096].best_val_acc > scored[0].best_val_acc + 0.15
+    assert rows(tmp_path / "0")[-1]["train_acc"] == rows(tmp_path / "4096")[-1]["train_acc"]

@@ -1,4 +1,5 @@
-"""The evaluation phase of a trial: loss, accuracy, F1 and calibration, in batches."""
+"""The evaluation phase of a trial: BatchNorm statistics of the current weights, then loss,
+accuracy, F1 and calibration, in batches."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 from trainlab.training import checkpoint
 from trainlab.training.metrics import (
@@ -43,6 +45,22 @@ def evaluate(
         "f1": macro_f1(cm),
         "ece": expected_calibration_error(probs, y),
     }
+
+
+def recalibrate_batchnorm(ctx: _Context, model: nn.Module, batch_size: int) -> None:
+    """Precise BN (Wu & Johnson 2021): BatchNorm statistics of the current weights, from up to
+    `precise_bn_images` evenly spaced training images in full batches. With momentum 0.1 the
+    running averages of a trial of a few dozen steps still carry its first weights, and its
+    validation accuracy reads near chance while the model has learnt (digits, 8 steps: 0.17
+    against 0.68)."""
+    limit = min(ctx.settings.precise_bn_images, len(ctx.data.train_y))
+    b = min(batch_size, limit)  # full batches: a batch of one has no variance
+    if b < 2:
+        return
+    x = ctx.data.train_x[:: len(ctx.data.train_y) // limit][:limit]
+    batches = (ctx.inputs(x[i : i + b], "none", None) for i in range(0, len(x) - b + 1, b))
+    with ctx.autocast():
+        update_bn(batches, model)
 
 
 def score_test(

@@ -39,7 +39,7 @@ from trainlab.training import artifacts, checkpoint, device
 from trainlab.training.augment import model_inputs
 from trainlab.training.data import ImageSplits
 from trainlab.training.device import resolve_device
-from trainlab.training.evaluate import evaluate, score_test
+from trainlab.training.evaluate import evaluate, recalibrate_batchnorm, score_test
 from trainlab.training.metrics import accuracy, confusion_matrix, macro_f1
 from trainlab.training.models import ResNet9
 from trainlab.training.optim import default_optimizer, lr_multiplier
@@ -235,6 +235,7 @@ def _fit(
             status = "diverged"
             reason = f"non-finite training loss ({train['loss']}) in epoch {epoch}"
             break
+        recalibrate_batchnorm(ctx, loop.model, batch_size)
         val = evaluate(ctx, loop.model, ctx.data.val_x, ctx.data.val_y, 2 * batch_size)
         row = artifacts.epoch_row(epoch, train, val, time.perf_counter() - started)
         history.append(row)
