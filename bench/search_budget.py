@@ -250,10 +250,11 @@ def table(setting: str, runs: dict[str, dict[str, dict]]) -> str:
     """Markdown table for one setting: runs[seed][method] → score()."""
     seeds = sorted(runs, key=int)
     by = {m: [runs[s][m] for s in seeds] for m in METHODS if all(m in runs[s] for s in seeds)}
-    hybrid = by.get(HYBRID, [])  # absent in a run of other --methods only: no p-values
-    lab_val, lab_test = [r["best_val_acc"] for r in hybrid], [r["test_acc"] for r in hybrid]
+    reference = LAB_GRAPH if LAB_GRAPH in by else HYBRID  # the lab itself when it ran
+    lab = by.get(reference, [])  # absent in a run of other --methods only: no p-values
+    lab_val, lab_test = [r["best_val_acc"] for r in lab], [r["test_acc"] for r in lab]
     lines = [
-        f"**{setting}**, seeds {', '.join(seeds)}; median [Q1, Q3]; p: hybrid vs method, "
+        f"**{setting}**, seeds {', '.join(seeds)}; median [Q1, Q3]; p: {reference} vs method, "
         "two-sided paired Wilcoxon by seed (val / test)",
         "",
         "| method | best val acc | test acc (selected) | worst seed val / test | trials | pruned "
@@ -262,7 +263,7 @@ def table(setting: str, runs: dict[str, dict[str, dict]]) -> str:
     ]
     for method, rs in by.items():
         val, test = [r["best_val_acc"] for r in rs], [r["test_acc"] for r in rs]
-        paired = method != HYBRID and hybrid
+        paired = method != reference and lab
         p = f"{paired_p(lab_val, val)} / {paired_p(lab_test, test)}" if paired else "—"
         trials = statistics.median(r["trials"] for r in rs)
         pruned = statistics.median(r["pruned"] for r in rs)
