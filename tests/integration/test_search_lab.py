@@ -72,6 +72,7 @@ def test_a_pruned_trial_is_shown_as_such_and_never_the_best(tmp_path, monkeypatc
         (["--pruner", "sometimes"], "--pruner"),
         (["--train-fraction", "0"], "--train-fraction"),
         (["--train-fraction", "1.5"], "--train-fraction"),
+        (["--precise-bn-images", "-1"], "--precise-bn-images"),
     ],
 )
 def test_bad_search_flags_fail_in_one_line_before_any_run_folder(
