@@ -6,6 +6,9 @@ that of the selected configuration, scored once. Prints a Markdown table and wri
 figures (with every setting) as JSON.
 
     python bench/hpo_efficiency.py --trials 10 --seeds 5 --epochs 4
+
+Equal trials, not equal epochs: the budget-matched comparison with pruning (issue 12) is
+`bench/search_budget.py`.
 """
 
 from __future__ import annotations
